@@ -1,0 +1,154 @@
+import type Docker from "dockerode";
+import type { SkiffConfig } from "../config.js";
+import { appNetworkName, LABELS } from "../docker/engine.js";
+import { removeAppDomains } from "../edge/domain-map.js";
+import type { EdgeRuntimeApi } from "../edge/runtime-api.js";
+import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
+import type { AppRecord, Store } from "../state/store.js";
+import { assertAppName } from "./names.js";
+
+/** An app as the API shows it: its record plus where to push and where it answers. */
+export interface AppView extends AppRecord {
+  gitRemote: string;
+  url: string;
+  containers: number;
+}
+
+/** What `apps:destroy` removed, so the user sees it all went. */
+export interface DestroyReport {
+  app: string;
+  containers: string[];
+  network: string | undefined;
+  domains: string[];
+  registryTags: string[];
+}
+
+/** The registry operations app lifecycle needs. */
+export interface AppRegistry {
+  deleteRepositoryTags(prefix: string): Promise<{ repository: string; tag: string }[]>;
+}
+
+export interface AppServiceOptions {
+  store: Store;
+  docker: Docker;
+  registry: AppRegistry;
+  edgeRuntime: EdgeRuntimeApi;
+  config: SkiffConfig;
+}
+
+/** Creating, listing, describing and destroying apps. */
+export class AppService {
+  constructor(private readonly options: AppServiceOptions) {}
+
+  create(name: unknown): AppView {
+    if (typeof name !== "string") {
+      throw new ValidationError("the app name is missing", 'send {"name": "my-app"}');
+    }
+    assertAppName(name);
+    const app = this.options.store.createApp(name);
+    if (!app) {
+      throw new ConflictError(
+        `an app named "${name}" already exists`,
+        `choose another name, or see it with \`skiff apps:info ${name}\``,
+      );
+    }
+    return this.view(app, 0);
+  }
+
+  async list(): Promise<AppView[]> {
+    const counts = await this.containerCounts();
+    return this.options.store.listApps().map((app) => this.view(app, counts.get(app.name) ?? 0));
+  }
+
+  async info(name: string): Promise<AppView> {
+    const app = this.get(name);
+    const counts = await this.containerCounts();
+    return this.view(app, counts.get(name) ?? 0);
+  }
+
+  /**
+   * Removes the app's containers, network, routes, registry tags and state.
+   * State goes last, so a failure half way leaves the app listed and the
+   * destroy can simply be run again.
+   */
+  async destroy(name: string, confirm: unknown): Promise<DestroyReport> {
+    this.get(name);
+    if (confirm !== name) {
+      throw new ValidationError(
+        `destroying "${name}" needs confirmation`,
+        `repeat the app's name: skiff apps:destroy ${name} --confirm ${name}`,
+      );
+    }
+    const { docker, registry, edgeRuntime, config, store } = this.options;
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.app}=${name}`] },
+    });
+    for (const container of containers) {
+      await docker.getContainer(container.Id).remove({ force: true, v: false });
+    }
+    let network: string | undefined;
+    const networks = await docker.listNetworks({ filters: { name: [appNetworkName(name)] } });
+    for (const candidate of networks) {
+      // The name filter matches substrings; only remove the exact network.
+      if (candidate.Name !== appNetworkName(name)) continue;
+      await docker.getNetwork(candidate.Id).remove();
+      network = candidate.Name;
+    }
+    const domains = await removeAppDomains(
+      `${config.paths.edgeDir}/domains.map`,
+      edgeRuntime,
+      name,
+    );
+    let registryTags: string[];
+    try {
+      registryTags = (await registry.deleteRepositoryTags(name)).map(
+        (t) => `${t.repository}:${t.tag}`,
+      );
+    } catch (error) {
+      throw new DependencyError(
+        `could not delete ${name}'s images from the registry: ${(error as Error).message}`,
+        "the app's containers, network and routes are gone; fix the registry (skiff status) and run apps:destroy again",
+      );
+    }
+    store.deleteApp(name);
+    return {
+      app: name,
+      containers: containers.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12)),
+      network,
+      domains,
+      registryTags,
+    };
+  }
+
+  private get(name: string): AppRecord {
+    const app = this.options.store.getApp(name);
+    if (!app) {
+      throw new NotFoundError(`no app named "${name}"`, "list the apps with `skiff apps`");
+    }
+    return app;
+  }
+
+  private async containerCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const containers = await this.options.docker.listContainers({
+      all: true,
+      filters: { label: [LABELS.app] },
+    });
+    for (const container of containers) {
+      const app = container.Labels[LABELS.app];
+      if (app) counts.set(app, (counts.get(app) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  private view(app: AppRecord, containers: number): AppView {
+    const { config } = this.options;
+    return {
+      ...app,
+      gitRemote: `http://${config.host}:${config.port}/git/${app.name}.git`,
+      url: `http://${app.name}.localhost:${config.edgePort}/`,
+      containers,
+    };
+  }
+}

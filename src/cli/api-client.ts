@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import type { SkiffConfig } from "../config.js";
+import { ExitError } from "../errors.js";
+
+/** The body of an API error answer. */
+interface ErrorBody {
+  error?: { code?: string; message?: string; hint?: string };
+}
+
+/** A failed API call, carrying the server's message and hint. */
+export class ApiError extends ExitError {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+    message: string,
+  ) {
+    super(message, 1);
+  }
+}
+
+/**
+ * The CLI's only way to the server: the REST API with a bearer token.
+ * `SKIFF_URL` and `SKIFF_TOKEN` point it elsewhere; by default it talks to
+ * the local server with the admin token from `$SKIFF_HOME/admin-token`.
+ */
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(config: SkiffConfig, env: NodeJS.ProcessEnv = process.env) {
+    this.baseUrl = (env.SKIFF_URL || `http://127.0.0.1:${config.port}`).replace(/\/+$/, "");
+    this.token = env.SKIFF_TOKEN || readToken(config.paths.adminToken);
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>("DELETE", path);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (error) {
+      const cause =
+        (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new ExitError(
+        `cannot reach the Skiff server at ${this.baseUrl} (${cause}).\n` +
+          "Start it with `skiff server start`, or point SKIFF_URL at a running server.",
+        1,
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const error = (parsed as ErrorBody | undefined)?.error;
+      let message = error?.message ?? `${method} ${path} answered ${response.status}`;
+      if (error?.hint) message += `\n${error.hint}`;
+      if (response.status === 401 && !this.token) {
+        message +=
+          "\nNo token found: set SKIFF_TOKEN, or run on the server host where $SKIFF_HOME/admin-token exists.";
+      }
+      throw new ApiError(response.status, (parsed as ErrorBody) ?? {}, message);
+    }
+    return parsed as T;
+  }
+}
+
+function readToken(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

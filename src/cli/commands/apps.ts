@@ -1,0 +1,83 @@
+import type { Command } from "commander";
+import type { AppView, DestroyReport } from "../../apps/app-service.js";
+import type { SkiffConfig } from "../../config.js";
+import { ApiClient } from "../api-client.js";
+import { age, print, printJson, table } from "../output.js";
+
+export function registerAppCommands(program: Command, loadConfig: () => SkiffConfig): void {
+  const client = () => new ApiClient(loadConfig());
+
+  program
+    .command("apps")
+    .description("list apps")
+    .option("--json", "print as JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { apps } = await client().get<{ apps: AppView[] }>("/api/v1/apps");
+      if (options.json) return printJson(apps);
+      if (apps.length === 0) return print("No apps yet. Create one: skiff apps:create NAME");
+      print(
+        table(
+          ["NAME", "CONTAINERS", "CREATED", "URL"],
+          apps.map((a) => [a.name, a.containers, age(a.createdAt), a.url]),
+        ),
+      );
+    });
+
+  program
+    .command("apps:create")
+    .argument("<name>", "DNS label: lowercase letters, digits, -")
+    .description("create an app")
+    .option("--json", "print as JSON")
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { app } = await client().post<{ app: AppView }>("/api/v1/apps", { name });
+      if (options.json) return printJson(app);
+      print(`Created ${app.name}.`);
+      print(`Git remote:  git remote add skiff ${app.gitRemote}`);
+      print(`Address:     ${app.url}`);
+    });
+
+  program
+    .command("apps:info")
+    .argument("<name>")
+    .description("show an app")
+    .option("--json", "print as JSON")
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { app } = await client().get<{ app: AppView }>(
+        `/api/v1/apps/${encodeURIComponent(name)}`,
+      );
+      if (options.json) return printJson(app);
+      print(
+        table(
+          ["FIELD", "VALUE"],
+          [
+            ["name", app.name],
+            ["created", `${app.createdAt} (${age(app.createdAt)})`],
+            ["deploy branch", app.deployBranch],
+            ["git remote", app.gitRemote],
+            ["address", app.url],
+            ["containers", app.containers],
+          ],
+        ),
+      );
+    });
+
+  program
+    .command("apps:destroy")
+    .argument("<name>")
+    .description("remove an app: its containers, network, routes, registry tags and state")
+    .requiredOption("--confirm <name>", "the app's name again, to confirm")
+    .option("--json", "print as JSON")
+    .action(async (name: string, options: { confirm: string; json?: boolean }) => {
+      const { destroyed } = await client().delete<{ destroyed: DestroyReport }>(
+        `/api/v1/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(options.confirm)}`,
+      );
+      if (options.json) return printJson(destroyed);
+      print(`Destroyed ${destroyed.app}:`);
+      print(`  containers removed: ${destroyed.containers.length}`);
+      print(`  network removed:    ${destroyed.network ?? "none"}`);
+      print(
+        `  routes removed:     ${destroyed.domains.length ? destroyed.domains.join(", ") : "none"}`,
+      );
+      print(`  registry tags:      ${destroyed.registryTags.length}`);
+    });
+}

@@ -1,0 +1,152 @@
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import type { SkiffConfig } from "../../config.js";
+import { managedEdgeSpec } from "../../edge/managed-edge.js";
+import { ExitError } from "../../errors.js";
+import { managedRegistrySpec } from "../../registry/managed-registry.js";
+import { runningPid, stopProcess, tailFile } from "../../runtime/managed-process.js";
+import { startServer } from "../../server/main.js";
+import { print, printJson } from "../output.js";
+
+const BIN = fileURLToPath(new URL("../../../bin/skiff", import.meta.url));
+
+/** The control plane's own process, found through its pid file. */
+function serverProcess(config: SkiffConfig) {
+  return { pidFile: config.paths.serverPid, command: process.execPath };
+}
+
+async function isServing(config: SkiffConfig): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${config.port}/api/v1/healthz`, {
+      signal: AbortSignal.timeout(1000),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export function registerServerCommands(program: Command, loadConfig: () => SkiffConfig): void {
+  const server = program
+    .command("server")
+    .description(
+      "run the control plane in the foreground (start|stop|status run it in the background)",
+    )
+    .option("--port <port>", "API port (default 7070, or SKIFF_PORT)")
+    .action(async (options: { port?: string }) => {
+      if (options.port) process.env.SKIFF_PORT = options.port;
+      const running = await startServer(loadConfig());
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+      // The registry and the edge keep running: they serve while the control plane is down.
+      await running.close();
+    });
+
+  server
+    .command("start")
+    .description("start the control plane in the background (log and pid file under $SKIFF_HOME)")
+    .option("--port <port>", "API port (default 7070, or SKIFF_PORT)")
+    .option("--json", "print the result as JSON")
+    .action(async (options: { port?: string; json?: boolean }) => {
+      if (options.port) process.env.SKIFF_PORT = options.port;
+      const config = loadConfig();
+      const existing = runningPid(serverProcess(config));
+      if (existing !== undefined && (await isServing(config))) {
+        report(
+          options.json,
+          { running: true, pid: existing, url: url(config), started: false },
+          `skiff server already runs (pid ${existing}) at ${url(config)}`,
+        );
+        return;
+      }
+      mkdirSync(config.paths.logs, { recursive: true });
+      const log = openSync(config.paths.serverLog, "a");
+      const child = spawn(process.execPath, [BIN, "server"], {
+        detached: true,
+        stdio: ["ignore", log, log],
+        env: process.env,
+      });
+      closeSync(log);
+      child.unref();
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) break;
+        if (await isServing(config)) {
+          report(
+            options.json,
+            { running: true, pid: child.pid, url: url(config), started: true },
+            `skiff server started (pid ${child.pid}) at ${url(config)}\nlog: ${config.paths.serverLog}`,
+          );
+          return;
+        }
+        await sleep(200);
+      }
+      throw new ExitError(
+        `skiff server did not start; last lines of ${config.paths.serverLog}:\n${tailFile(config.paths.serverLog)}`,
+        1,
+      );
+    });
+
+  server
+    .command("stop")
+    .description("stop the background control plane; the registry and the edge keep serving")
+    .option("--all", "also stop the registry and the edge (every app goes offline)")
+    .action(async (options: { all?: boolean }) => {
+      const config = loadConfig();
+      const stopped = await stopProcess(serverProcess(config), { graceMs: 15_000 });
+      print(stopped ? "skiff server stopped" : "skiff server was not running");
+      if (options.all) {
+        for (const spec of [managedEdgeSpec(config), managedRegistrySpec(config)]) {
+          const was = await stopProcess(spec);
+          print(`${spec.name} ${was ? "stopped" : "was not running"}`);
+        }
+      }
+    });
+
+  server
+    .command("status")
+    .description("show whether the control plane, the registry and the edge processes run")
+    .option("--json", "print the result as JSON")
+    .action(async (options: { json?: boolean }) => {
+      const config = loadConfig();
+      const pid = runningPid(serverProcess(config));
+      const serving = await isServing(config);
+      const processes = [managedRegistrySpec(config), managedEdgeSpec(config)].map((spec) => ({
+        name: spec.name,
+        pid: runningPid(spec),
+      }));
+      const result = {
+        running: serving,
+        pid,
+        url: url(config),
+        log: config.paths.serverLog,
+        processes,
+      };
+      if (options.json) printJson(result);
+      else {
+        print(
+          serving
+            ? `skiff server runs (pid ${pid ?? "unknown"}) at ${url(config)}`
+            : "skiff server is not running",
+        );
+        for (const p of processes)
+          print(`${p.name}: ${p.pid ? `running (pid ${p.pid})` : "not running"}`);
+      }
+      if (!serving) throw new ExitError("", 1);
+    });
+}
+
+function url(config: SkiffConfig): string {
+  return `http://127.0.0.1:${config.port}`;
+}
+
+function report(json: boolean | undefined, data: object, text: string): void {
+  if (json) printJson(data);
+  else print(text);
+}

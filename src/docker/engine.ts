@@ -1,0 +1,48 @@
+import Docker from "dockerode";
+
+/** Labels every container, network and volume Skiff creates carries, so it can adopt and clean up. */
+export const LABELS = {
+  app: "skiff.app",
+  service: "skiff.service",
+  release: "skiff.release",
+  replica: "skiff.replica",
+} as const;
+
+/** The per-app network on which services reach each other by name. */
+export function appNetworkName(app: string): string {
+  return `skiff-${app}`;
+}
+
+/** A Docker Engine API client on the given unix socket. */
+export function connectDocker(socketPath: string): Docker {
+  return new Docker({ socketPath });
+}
+
+export interface DockerStatus {
+  up: boolean;
+  version?: string;
+  apiVersion?: string;
+  error?: string;
+  hint?: string;
+}
+
+/** Asks the Engine for its version; a daemon that does not answer is reported, not thrown. */
+export async function dockerStatus(docker: Docker, socketPath: string): Promise<DockerStatus> {
+  try {
+    const version = await docker.version();
+    return { up: true, version: version.Version, apiVersion: version.ApiVersion };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === "ENOENT" || code === "ECONNREFUSED"
+        ? `start the Docker daemon (dockerd) so that ${socketPath} answers; scripts/quickstart starts it`
+        : code === "EACCES"
+          ? `run skiff as a user allowed to use ${socketPath} (root or the docker group)`
+          : "check the daemon's log; `docker version` shows what the daemon says";
+    return {
+      up: false,
+      error: `Docker Engine at ${socketPath}: ${code ?? (error as Error).message}`,
+      hint,
+    };
+  }
+}

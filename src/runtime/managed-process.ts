@@ -1,0 +1,149 @@
+import { spawn } from "node:child_process";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DependencyError } from "../errors.js";
+
+/**
+ * A long-running data-plane process (the registry, the edge) that Skiff starts
+ * detached from itself: it gets its own session and its own log file, so
+ * stopping or killing `skiff server` leaves it serving. Skiff finds it again
+ * through its pid file.
+ */
+export interface ManagedProcessSpec {
+  /** Component name used in events and messages: "registry", "edge". */
+  name: string;
+  /** Absolute path of the executable; also how a pid file's process is recognised. */
+  command: string;
+  args: readonly string[];
+  pidFile: string;
+  logFile: string;
+  /** What to install when the executable is missing. */
+  installHint: string;
+  /** Answers true when the process serves (its HTTP endpoint or socket answers). */
+  isHealthy(): Promise<boolean>;
+}
+
+/** The pid recorded in a pid file, if the file holds one. */
+export function readPidFile(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `pid` is alive and runs the executable `command`. Comparing the
+ * process's executable guards against a stale pid file whose pid was reused
+ * by an unrelated process, which Skiff must never signal.
+ */
+export function isProcessRunning(pid: number, command: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // A zombie has exited; it only waits for its parent to collect it.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "Z") return false;
+    // An upgraded package leaves running processes on a "(deleted)" executable.
+    const exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
+    return exe === realpathSync(command);
+  } catch {
+    return false;
+  }
+}
+
+/** The pid of the spec's process when it is running, else undefined. */
+export function runningPid(spec: Pick<ManagedProcessSpec, "pidFile" | "command">) {
+  const pid = readPidFile(spec.pidFile);
+  return pid !== undefined && isProcessRunning(pid, spec.command) ? pid : undefined;
+}
+
+/** The last `lines` lines of a log file, for error messages. */
+export function tailFile(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Starts the process detached (own session, stdio to its log file), writes its
+ * pid file, and waits until it is healthy. On failure the process is stopped
+ * and the error carries the tail of its log.
+ */
+export async function startDetached(
+  spec: ManagedProcessSpec,
+  options: { timeoutMs?: number } = {},
+): Promise<number> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  mkdirSync(dirname(spec.pidFile), { recursive: true });
+  mkdirSync(dirname(spec.logFile), { recursive: true });
+  const log = openSync(spec.logFile, "a");
+  let pid: number | undefined;
+  try {
+    const child = spawn(spec.command, spec.args, {
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    const spawnError = await new Promise<Error | undefined>((resolve) => {
+      child.once("error", resolve);
+      child.once("spawn", () => resolve(undefined));
+    });
+    if (spawnError) {
+      throw new DependencyError(
+        `could not start the ${spec.name} (${spec.command}): ${spawnError.message}`,
+        spec.installHint,
+      );
+    }
+    pid = child.pid as number;
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+  writeFileSync(spec.pidFile, `${pid}\n`);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isProcessRunning(pid, spec.command)) break;
+    if (await spec.isHealthy()) return pid;
+    await sleep(100);
+  }
+  await stopProcess(spec);
+  const exited = !isProcessRunning(pid, spec.command);
+  throw new DependencyError(
+    `the ${spec.name} ${exited ? "exited right after start" : `did not become healthy within ${timeoutMs / 1000}s`}; last lines of ${spec.logFile}:\n${tailFile(spec.logFile)}`,
+    `fix the cause shown in the log (a port already in use is the usual one), then start skiff again`,
+  );
+}
+
+/**
+ * Stops the process named by the pid file: SIGTERM, then SIGKILL after
+ * `graceMs`. Returns whether a process was running.
+ */
+export async function stopProcess(
+  spec: Pick<ManagedProcessSpec, "pidFile" | "command">,
+  options: { graceMs?: number } = {},
+): Promise<boolean> {
+  const pid = runningPid(spec);
+  if (pid === undefined) {
+    rmSync(spec.pidFile, { force: true });
+    return false;
+  }
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + (options.graceMs ?? 10_000);
+  while (isProcessRunning(pid, spec.command) && Date.now() < deadline) await sleep(50);
+  if (isProcessRunning(pid, spec.command)) process.kill(pid, "SIGKILL");
+  while (isProcessRunning(pid, spec.command)) await sleep(20);
+  rmSync(spec.pidFile, { force: true });
+  return true;
+}

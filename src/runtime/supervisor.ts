@@ -1,0 +1,180 @@
+import type { Store } from "../state/store.js";
+import type { ManagedProcessSpec } from "./managed-process.js";
+import { runningPid, startDetached } from "./managed-process.js";
+
+/** A data-plane process the supervisor keeps running. */
+export interface SupervisedProcess extends ManagedProcessSpec {
+  /** Renders the process's config files from Skiff's state; called before every start. */
+  writeConfig(): void;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What the supervisor knows about one process, for `skiff status`. */
+export interface ProcessState {
+  name: string;
+  pid?: number;
+  state: "running" | "starting" | "restarting" | "down";
+  /** Restarts since this server started. */
+  restarts: number;
+  lastError?: string;
+  /** When the next start attempt happens while down (ISO time). */
+  nextAttemptAt?: string;
+}
+
+export interface SupervisorOptions {
+  processes: SupervisedProcess[];
+  store: Store;
+  logger: Logger;
+  /** How often liveness is checked. */
+  intervalMs?: number;
+  /** Failed health checks in a row before a live but unresponsive process is replaced. */
+  unhealthyLimit?: number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+interface Tracked {
+  process: SupervisedProcess;
+  status: ProcessState;
+  unhealthyChecks: number;
+  failures: number;
+  nextAttempt: number;
+}
+
+/**
+ * Keeps the registry and the edge running. It never owns them: they run
+ * detached, so the supervisor only adopts, checks and (re)starts them. A dead
+ * process is restarted at once, then with exponential backoff while starts
+ * keep failing; every adoption, start, death and failure is recorded as a
+ * platform event. `check()` is not reentrant; the timer serialises calls.
+ */
+export class DataPlaneSupervisor {
+  private readonly tracked: Tracked[];
+  private readonly intervalMs: number;
+  private readonly unhealthyLimit: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.intervalMs = options.intervalMs ?? 2000;
+    this.unhealthyLimit = options.unhealthyLimit ?? 3;
+    this.backoff = options.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.tracked = options.processes.map((proc) => ({
+      process: proc,
+      status: { name: proc.name, state: "starting", restarts: 0 },
+      unhealthyChecks: 0,
+      failures: 0,
+      nextAttempt: 0,
+    }));
+  }
+
+  /** Adopts each process that already runs and starts the others. Never throws. */
+  async ensureAll(): Promise<void> {
+    await Promise.all(this.tracked.map((t) => this.ensure(t, "boot")));
+  }
+
+  /** Starts periodic checks. */
+  start(): void {
+    const tick = async () => {
+      this.running = this.check();
+      await this.running;
+      this.running = undefined;
+      if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+    };
+    this.timer = setTimeout(tick, this.intervalMs);
+  }
+
+  /** Stops checking; the processes keep running. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One round of checks over every process. */
+  async check(): Promise<void> {
+    await Promise.all(this.tracked.map((t) => this.ensure(t, "check")));
+  }
+
+  states(): ProcessState[] {
+    return this.tracked.map((t) => ({ ...t.status }));
+  }
+
+  private event(tracked: Tracked, kind: string, message: string, level: keyof Logger = "info") {
+    this.options.logger[level](`${tracked.process.name}: ${message}`);
+    this.options.store.recordEvent(tracked.process.name, kind, message);
+  }
+
+  private async ensure(tracked: Tracked, reason: "boot" | "check"): Promise<void> {
+    const proc = tracked.process;
+    const pid = runningPid(proc);
+    if (pid !== undefined) {
+      if (await proc.isHealthy()) {
+        if (reason === "boot")
+          this.event(tracked, "adopted", `adopted the running process (pid ${pid})`);
+        tracked.status = { ...tracked.status, name: proc.name, pid, state: "running" };
+        delete tracked.status.lastError;
+        delete tracked.status.nextAttemptAt;
+        tracked.unhealthyChecks = 0;
+        tracked.failures = 0;
+        return;
+      }
+      tracked.unhealthyChecks++;
+      if (tracked.unhealthyChecks < this.unhealthyLimit && reason === "check") return;
+      this.event(
+        tracked,
+        "unresponsive",
+        `pid ${pid} runs but has not answered ${tracked.unhealthyChecks} health checks; replacing it`,
+        "warn",
+      );
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone: the start below is what matters.
+      }
+    } else if (reason === "check" && tracked.status.state === "running") {
+      this.event(
+        tracked,
+        "died",
+        `the process (pid ${tracked.status.pid}) is gone; restarting it`,
+        "warn",
+      );
+    }
+
+    if (Date.now() < tracked.nextAttempt) return;
+    const wasRunning = tracked.status.state === "running" || tracked.status.pid !== undefined;
+    tracked.status.state = wasRunning ? "restarting" : "starting";
+    try {
+      proc.writeConfig();
+      const newPid = await startDetached(proc);
+      if (wasRunning || tracked.failures > 0) tracked.status.restarts++;
+      tracked.status = { ...tracked.status, pid: newPid, state: "running" };
+      delete tracked.status.lastError;
+      delete tracked.status.nextAttemptAt;
+      tracked.failures = 0;
+      tracked.unhealthyChecks = 0;
+      this.event(tracked, wasRunning ? "restarted" : "started", `started (pid ${newPid})`);
+    } catch (error) {
+      tracked.failures++;
+      const delay = Math.min(
+        this.backoff.maxMs,
+        this.backoff.initialMs * 2 ** (tracked.failures - 1),
+      );
+      tracked.nextAttempt = Date.now() + delay;
+      const message = error instanceof Error ? error.message : String(error);
+      tracked.status = {
+        name: proc.name,
+        state: "down",
+        restarts: tracked.status.restarts,
+        lastError: message,
+        nextAttemptAt: new Date(tracked.nextAttempt).toISOString(),
+      };
+      this.event(tracked, "start_failed", `${message} (next attempt in ${delay / 1000}s)`, "error");
+    }
+  }
+}

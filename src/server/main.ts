@@ -1,0 +1,120 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { AppService } from "../apps/app-service.js";
+import type { SkiffConfig } from "../config.js";
+import { connectDocker } from "../docker/engine.js";
+import { managedEdgeSpec } from "../edge/managed-edge.js";
+import { RegistryClient } from "../registry/client.js";
+import { managedRegistrySpec, REGISTRY_BINARY } from "../registry/managed-registry.js";
+import { collectStatus } from "../runtime/status.js";
+import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
+import { openDatabase } from "../state/database.js";
+import { Store } from "../state/store.js";
+import { SKIFF_VERSION } from "../version.js";
+import { ensureAdminToken } from "./admin-token.js";
+import { buildHttpServer } from "./http.js";
+
+/** A running control plane; `close()` stops it and leaves the data plane serving. */
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the control plane: state, admin token, the data plane (adopted or
+ * started), the supervisor and the HTTP API. Resolves once it listens.
+ */
+export async function startServer(
+  config: SkiffConfig,
+  options: { log?: (line: string) => void } = {},
+): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const dir of [config.home, config.paths.run, config.paths.logs]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  const store = new Store(openDatabase(config.paths.database));
+  if (ensureAdminToken(store, config.paths.adminToken).created) {
+    log(`skiff: created the admin token in ${config.paths.adminToken} (mode 0600)`);
+  }
+
+  const docker = connectDocker(config.dockerSocket);
+  const edge = managedEdgeSpec(config);
+  const processes: SupervisedProcess[] = [edge];
+  const registryUrl = config.externalRegistry?.url ?? `http://${config.registryAddress}`;
+  if (!config.externalRegistry) processes.unshift(managedRegistrySpec(config));
+  const registry = new RegistryClient({
+    url: registryUrl,
+    ...(config.externalRegistry?.username && config.externalRegistry.password
+      ? {
+          credentials: {
+            username: config.externalRegistry.username,
+            password: config.externalRegistry.password,
+          },
+        }
+      : {}),
+  });
+
+  const logger = {
+    info: (m: string) => log(`skiff: ${m}`),
+    warn: (m: string) => log(`skiff: warning: ${m}`),
+    error: (m: string) => log(`skiff: error: ${m}`),
+  };
+  const supervisor = new DataPlaneSupervisor({ processes, store, logger });
+  await supervisor.ensureAll();
+  supervisor.start();
+
+  const registryVersion = config.externalRegistry ? undefined : memoizedRegistryVersion();
+  const http = buildHttpServer({
+    store,
+    apps: new AppService({ store, docker, registry, edgeRuntime: edge.runtime, config }),
+    status: () =>
+      collectStatus({
+        config,
+        docker,
+        registry,
+        ...(registryVersion ? { registryVersion } : {}),
+        edgeRuntime: edge.runtime,
+        store,
+        processes: () => supervisor.states(),
+      }),
+    logger: { level: process.env.SKIFF_LOG_LEVEL ?? "info" },
+  });
+  try {
+    await http.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await supervisor.stop();
+    store.db.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "EADDRINUSE"
+        ? `port ${config.port} on ${config.host} is already in use; is another skiff server running? (skiff server status), or choose another port with --port / SKIFF_PORT`
+        : `could not listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+    );
+  }
+  writeFileSync(config.paths.serverPid, `${process.pid}\n`);
+  const url = `http://${config.host}:${config.port}`;
+  log(`skiff ${SKIFF_VERSION}: serving ${url} (state in ${config.home})`);
+
+  return {
+    url,
+    async close() {
+      await http.close();
+      await supervisor.stop();
+      store.db.close();
+      rmSync(config.paths.serverPid, { force: true });
+    },
+  };
+}
+
+/** `docker-registry --version` once: Distribution has no version endpoint over HTTP. */
+function memoizedRegistryVersion(): () => Promise<string | undefined> {
+  let cached: Promise<string | undefined> | undefined;
+  return () => {
+    cached ??= promisify(execFile)(REGISTRY_BINARY, ["--version"]).then(
+      ({ stdout }) => /(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1]?.replace(/^/, "Distribution "),
+      () => undefined,
+    );
+    return cached;
+  };
+}

@@ -1,0 +1,6 @@
+import { sql as initial } from "./001_initial.js";
+
+/** Every migration in order; the position + 1 is the schema version it produces. */
+export const migrations: readonly { name: string; sql: string }[] = [
+  { name: "001_initial", sql: initial },
+];
