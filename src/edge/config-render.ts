@@ -26,7 +26,8 @@ global
     stats socket ${input.runtimeSocket} mode 600 level admin expose-fd listeners
     stats timeout 30s
     log stderr format short local0 notice
-    maxconn 20000
+    # No maxconn: HAProxy derives it from the file-descriptor limit it is
+    # given, and a fixed value above that limit makes it refuse to start.
 
 defaults
     mode http

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { AppService } from "../apps/app-service.js";
 import { SkiffError } from "../errors.js";
+import { RegistryError } from "../registry/errors.js";
 import type { StatusReport } from "../runtime/status.js";
 import type { Store } from "../state/store.js";
 import { bearerToken, isValidToken } from "./admin-token.js";
@@ -89,6 +90,14 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
           message: error.message,
           ...(error.hint ? { hint: error.hint } : {}),
         },
+      } satisfies ErrorBody);
+      return;
+    }
+    if (error instanceof RegistryError) {
+      // The registry's own status (401, 405, ...) is not ours: to the API
+      // client, a failing registry is a failing dependency.
+      reply.code(502).send({
+        error: { code: "registry_failed", message: error.message, hint: error.hint },
       } satisfies ErrorBody);
       return;
     }

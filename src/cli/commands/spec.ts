@@ -1,9 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitError } from "../../errors.js";
-import { formatProblem, loadSpec, toPlan, xSkiffJsonSchema } from "../../spec/index.js";
 import { print, printJson } from "../output.js";
-import { formatPlan } from "../plan-format.js";
 
 export function registerSpecCommands(program: Command): void {
   program
@@ -13,6 +11,9 @@ export function registerSpecCommands(program: Command): void {
     .option("--app <name>", "app name used for default domains", undefined)
     .option("--json", "print the plan or the problems as JSON")
     .action(async (dir: string, options: { app?: string; json?: boolean }) => {
+      // Loaded on demand: the parser and its schema are only needed by these commands.
+      const { formatProblem, loadSpec, toPlan } = await import("../../spec/index.js");
+      const { formatPlan } = await import("../plan-format.js");
       const root = resolve(dir);
       const result = loadSpec(root);
       const appName = options.app ?? defaultAppName(root);
@@ -43,7 +44,10 @@ export function registerSpecCommands(program: Command): void {
   program
     .command("spec:schema")
     .description("print the JSON Schema of Skiff's x-skiff keys (for editor autocompletion)")
-    .action(() => printJson(xSkiffJsonSchema()));
+    .action(async () => {
+      const { xSkiffJsonSchema } = await import("../../spec/index.js");
+      printJson(xSkiffJsonSchema());
+    });
 }
 
 /** A directory name made into a DNS label, for previews before the app exists. */
