@@ -11,7 +11,8 @@ import { assertAppName } from "./names.js";
 export interface AppView extends AppRecord {
   gitRemote: string;
   url: string;
-  containers: number;
+  /** Containers Skiff runs for the app; null when Docker did not answer. */
+  containers: number | null;
 }
 
 /** What `apps:destroy` removed, so the user sees it all went. */
@@ -36,6 +37,18 @@ export interface AppServiceOptions {
   config: SkiffConfig;
 }
 
+/** Runs Docker work of a destroy, turning a daemon failure into a message that says what to do. */
+async function dockerStep<T>(app: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new DependencyError(
+      `could not remove ${app}'s containers and network through Docker: ${(error as Error).message}`,
+      "check that Docker runs (skiff status), then run apps:destroy again; nothing else was removed",
+    );
+  }
+}
+
 /** Creating, listing, describing and destroying apps. */
 export class AppService {
   constructor(private readonly options: AppServiceOptions) {}
@@ -57,13 +70,15 @@ export class AppService {
 
   async list(): Promise<AppView[]> {
     const counts = await this.containerCounts();
-    return this.options.store.listApps().map((app) => this.view(app, counts.get(app.name) ?? 0));
+    return this.options.store
+      .listApps()
+      .map((app) => this.view(app, counts ? (counts.get(app.name) ?? 0) : null));
   }
 
   async info(name: string): Promise<AppView> {
     const app = this.get(name);
     const counts = await this.containerCounts();
-    return this.view(app, counts.get(name) ?? 0);
+    return this.view(app, counts ? (counts.get(name) ?? 0) : null);
   }
 
   /**
@@ -80,21 +95,25 @@ export class AppService {
       );
     }
     const { docker, registry, edgeRuntime, config, store } = this.options;
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.app}=${name}`] },
+    const { containers, network } = await dockerStep(name, async () => {
+      const containers = await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.app}=${name}`] },
+      });
+      for (const container of containers) {
+        // Named volumes stay (v: false): they hold data a destroy must not take silently.
+        await docker.getContainer(container.Id).remove({ force: true, v: false });
+      }
+      let network: string | undefined;
+      const networks = await docker.listNetworks({ filters: { name: [appNetworkName(name)] } });
+      for (const candidate of networks) {
+        // The name filter matches substrings; only remove the exact network.
+        if (candidate.Name !== appNetworkName(name)) continue;
+        await docker.getNetwork(candidate.Id).remove();
+        network = candidate.Name;
+      }
+      return { containers, network };
     });
-    for (const container of containers) {
-      await docker.getContainer(container.Id).remove({ force: true, v: false });
-    }
-    let network: string | undefined;
-    const networks = await docker.listNetworks({ filters: { name: [appNetworkName(name)] } });
-    for (const candidate of networks) {
-      // The name filter matches substrings; only remove the exact network.
-      if (candidate.Name !== appNetworkName(name)) continue;
-      await docker.getNetwork(candidate.Id).remove();
-      network = candidate.Name;
-    }
     const domains = await removeAppDomains(
       `${config.paths.edgeDir}/domains.map`,
       edgeRuntime,
@@ -129,12 +148,18 @@ export class AppService {
     return app;
   }
 
-  private async containerCounts(): Promise<Map<string, number>> {
+  /** Containers per app, or undefined when Docker does not answer (listing apps still works). */
+  private async containerCounts(): Promise<Map<string, number> | undefined> {
     const counts = new Map<string, number>();
-    const containers = await this.options.docker.listContainers({
-      all: true,
-      filters: { label: [LABELS.app] },
-    });
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await this.options.docker.listContainers({
+        all: true,
+        filters: { label: [LABELS.app] },
+      });
+    } catch {
+      return undefined;
+    }
     for (const container of containers) {
       const app = container.Labels[LABELS.app];
       if (app) counts.set(app, (counts.get(app) ?? 0) + 1);
@@ -142,7 +167,7 @@ export class AppService {
     return counts;
   }
 
-  private view(app: AppRecord, containers: number): AppView {
+  private view(app: AppRecord, containers: number | null): AppView {
     const { config } = this.options;
     return {
       ...app,

@@ -21,7 +21,12 @@ describe("collectStatus", () => {
       edgeRuntime: new EdgeRuntimeApi(config.paths.edgeSocket),
       store: new Store(openDatabase(":memory:")),
       processes: () => [
-        { name: "edge", state: "down", restarts: 2, lastError: "the edge exited right after start" },
+        {
+          name: "edge",
+          state: "down",
+          restarts: 2,
+          lastError: "the edge exited right after start",
+        },
       ],
     });
     expect(report.ok).toBe(false);

@@ -18,7 +18,7 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
       print(
         table(
           ["NAME", "CONTAINERS", "CREATED", "URL"],
-          apps.map((a) => [a.name, a.containers, age(a.createdAt), a.url]),
+          apps.map((a) => [a.name, a.containers ?? "?", age(a.createdAt), a.url]),
         ),
       );
     });
@@ -55,7 +55,7 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
             ["deploy branch", app.deployBranch],
             ["git remote", app.gitRemote],
             ["address", app.url],
-            ["containers", app.containers],
+            ["containers", app.containers ?? "unknown (Docker did not answer)"],
           ],
         ),
       );

@@ -57,11 +57,11 @@ export function registerServerCommands(program: Command, loadConfig: () => Skiff
       if (options.port) process.env.SKIFF_PORT = options.port;
       const config = loadConfig();
       const existing = runningPid(serverProcess(config));
-      if (existing !== undefined && (await isServing(config))) {
+      if (await isServing(config)) {
         report(
           options.json,
           { running: true, pid: existing, url: url(config), started: false },
-          `skiff server already runs (pid ${existing}) at ${url(config)}`,
+          `skiff server already runs (pid ${existing ?? "unknown"}) at ${url(config)}`,
         );
         return;
       }

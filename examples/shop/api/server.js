@@ -1,0 +1,14 @@
+import { createServer } from "node:http";
+import { products } from "./products.js";
+
+const port = Number(process.env.PORT ?? 4000);
+
+createServer((request, response) => {
+  if (request.url === "/healthz") return response.end("ok\n");
+  if (request.url === "/products") {
+    response.setHeader("content-type", "application/json");
+    return response.end(JSON.stringify(products));
+  }
+  response.statusCode = 404;
+  response.end("not found\n");
+}).listen(port, () => console.log(`api listening on :${port}`));

@@ -1,0 +1,19 @@
+import { createServer } from "node:http";
+import { renderPage } from "./page.js";
+
+const port = Number(process.env.PORT ?? 3000);
+const apiUrl = process.env.API_URL ?? "http://api:4000";
+const greeting = process.env.GREETING ?? "Hello from Skiff";
+
+createServer(async (request, response) => {
+  if (request.url === "/healthz") return response.end("ok\n");
+  try {
+    // The api service is reached by its service name on the app's network.
+    const products = await (await fetch(`${apiUrl}/products`)).json();
+    response.setHeader("content-type", "text/html; charset=utf-8");
+    response.end(renderPage(greeting, products));
+  } catch (error) {
+    response.statusCode = 502;
+    response.end(`the api service did not answer: ${error.message}\n`);
+  }
+}).listen(port, () => console.log(`web listening on :${port}`));

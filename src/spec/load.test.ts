@@ -1,0 +1,118 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests hold Compose interpolation syntax, written literally
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { findSpecFile, loadSpec } from "./load.js";
+import { formatProblem } from "./problem.js";
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "skiff-spec-"));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function write(files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+}
+
+const SPEC = "services:\n  web:\n    image: app\n";
+
+describe("findSpecFile", () => {
+  it("finds nothing in an empty directory", () => {
+    expect(findSpecFile(dir)).toBeUndefined();
+  });
+
+  it.each([
+    [["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"], "compose.yaml"],
+    [["compose.yml", "docker-compose.yaml", "docker-compose.yml"], "compose.yml"],
+    [["docker-compose.yaml", "docker-compose.yml"], "docker-compose.yaml"],
+    [["docker-compose.yml"], "docker-compose.yml"],
+  ])("with %j present, %s wins and the others are ignored", (present, winner) => {
+    write(Object.fromEntries(present.map((name) => [name, SPEC])));
+    expect(findSpecFile(dir)).toEqual({
+      file: winner,
+      ignored: present.filter((name) => name !== winner),
+    });
+  });
+
+  it("ignores a directory with a spec file's name, and other names", () => {
+    mkdirSync(join(dir, "compose.yaml"));
+    write({ "docker-compose.yml": SPEC, "Compose.yaml.bak": SPEC });
+    expect(findSpecFile(dir)).toEqual({ file: "docker-compose.yml", ignored: [] });
+  });
+});
+
+describe("loadSpec", () => {
+  it("without a spec file, names the four accepted names", () => {
+    const result = loadSpec(dir);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map(formatProblem)).toEqual([
+      `compose.yaml no app spec found in ${dir}: add a compose.yaml (Skiff reads the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)`,
+    ]);
+  });
+
+  it("warns about the files it ignores", () => {
+    write({ "compose.yml": SPEC, "docker-compose.yml": SPEC });
+    const result = loadSpec(dir);
+    expect(result.ok).toBe(true);
+    expect(result.warnings.map(formatProblem)).toEqual([
+      "docker-compose.yml ignored, because compose.yml takes precedence (Compose reads only the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml); merge it into compose.yml or delete it",
+    ]);
+  });
+
+  it("interpolates from .env, with the given env winning over it", () => {
+    write({
+      "compose.yaml":
+        "services:\n  web:\n    image: app:${TAG}\n    environment: { A: $A, B: $B, C: }\n",
+      ".env": "TAG=1.0\nA=from-dotenv\nB=from-dotenv\nC=from-dotenv\n",
+    });
+    const result = loadSpec(dir, { env: { B: "from-config" } });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.file).toBe("compose.yaml");
+    expect(result.spec.services.web?.image).toBe("app:1.0");
+    expect(result.spec.services.web?.environment).toEqual({
+      A: "from-dotenv",
+      B: "from-config",
+      C: "from-dotenv",
+    });
+  });
+
+  it("reads env_file relative to the directory; a missing one is a located error", () => {
+    write({
+      "docker-compose.yml": [
+        "services:",
+        "  web:",
+        "    image: app",
+        "    env_file: [config/web.env, ./config/extra.env]",
+        "  worker:",
+        "    image: app",
+        "    env_file: missing.env",
+        "",
+      ].join("\n"),
+      "config/web.env": "A=1\nB=2\n",
+      "config/extra.env": "B=3\n",
+    });
+    const result = loadSpec(dir);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map(formatProblem)).toEqual([
+      'docker-compose.yml:7:15 services.worker.env_file: env file "missing.env" not found; the path is relative to the directory of docker-compose.yml. Add the file to the repository, or use { path: missing.env, required: false }',
+    ]);
+    write({ "missing.env": "C=4\n" });
+    const fixed = loadSpec(dir);
+    expect(fixed.ok).toBe(true);
+    if (!fixed.ok) return;
+    expect(fixed.spec.services.web?.environment).toEqual({ A: "1", B: "3" });
+    expect(fixed.spec.services.worker?.environment).toEqual({ C: "4" });
+  });
+});

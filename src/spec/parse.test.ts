@@ -1,0 +1,1315 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests hold Compose interpolation syntax, written literally
+import { describe, expect, it } from "vitest";
+import { parseSpec } from "./parse.js";
+import { formatProblem } from "./problem.js";
+import type { AppSpec, ServiceSpec } from "./types.js";
+
+/** Strips the leading newline and the common indentation, so line numbers count from the first YAML line. */
+function yaml(text: string): string {
+  const lines = text
+    .replace(/^\n/, "")
+    .replace(/\n\s*$/, "\n")
+    .split("\n");
+  const indents = lines.filter((l) => l.trim() !== "").map((l) => /^ */.exec(l)?.[0].length ?? 0);
+  const indent = Math.min(...indents);
+  return lines.map((l) => l.slice(indent)).join("\n");
+}
+
+interface Case {
+  name: string;
+  yaml: string;
+  env?: Record<string, string>;
+  /** Files readable through readFile (env_file), by path relative to the spec. */
+  files?: Record<string, string>;
+  /** Invalid specs: every error, formatted, in file order. */
+  errors?: string[];
+  /** Warnings, formatted; defaults to none. */
+  warnings?: string[];
+  /** Valid specs: the named fields of each service, compared with toEqual. */
+  services?: Record<string, Partial<ServiceSpec>>;
+  /** Valid specs: top-level fields of the spec. */
+  spec?: Partial<Pick<AppSpec, "volumes" | "tests">>;
+}
+
+const EXAMPLE = "e.g. services: { web: { build: ., x-skiff: { port: 3000 } } }";
+const BIND =
+  "bind mounts are not supported: a release runs from its image and named volumes, so that it can run on any host. Mount a named volume declared under the top-level volumes: key (e.g. data:/data), or COPY the files into the image";
+const DNS =
+  "service names must be DNS labels (lowercase letters, digits and -, at most 63 characters, no - at either end), because a service's name is its hostname on the app network";
+const STATEFUL =
+  "a service with a named volume (data) is stateful: it runs as one container, because two must never write the same volume at once";
+
+const cases: Case[] = [
+  // ---------------------------------------------------------------- valid
+  {
+    name: "minimal build service gets Skiff's defaults",
+    yaml: `
+      services:
+        web:
+          build: .
+    `,
+    services: {
+      web: {
+        name: "web",
+        build: { context: ".", dockerfile: "Dockerfile", args: {} },
+        replicas: 1,
+        environment: {},
+        dependsOn: [],
+        volumes: [],
+        limits: {},
+        update: { order: "start-first", failureAction: "rollback" },
+        skiff: { domains: [] },
+      },
+    },
+    spec: { volumes: [], tests: [] },
+  },
+  {
+    name: "build long form: normalised context, list args, arg without value from env",
+    yaml: `
+      services:
+        api:
+          build:
+            context: ./api/
+            dockerfile: docker/Dockerfile.prod
+            target: runtime
+            args: [NODE_VERSION=20, GIT_SHA, UNSET_ARG]
+    `,
+    env: { GIT_SHA: "abc123" },
+    services: {
+      api: {
+        build: {
+          context: "api",
+          dockerfile: "docker/Dockerfile.prod",
+          target: "runtime",
+          args: { NODE_VERSION: "20", GIT_SHA: "abc123" },
+        },
+      },
+    },
+  },
+  {
+    name: "build args as a mapping with numbers, booleans and an empty value",
+    yaml: `
+      services:
+        api:
+          build: { context: ., args: { RETRIES: 3, DEBUG: true, TOKEN: } }
+    `,
+    env: { TOKEN: "t0k" },
+    services: {
+      api: {
+        build: {
+          context: ".",
+          dockerfile: "Dockerfile",
+          args: { RETRIES: "3", DEBUG: "true", TOKEN: "t0k" },
+        },
+      },
+    },
+  },
+  {
+    name: "build with image: the image names the built tag",
+    yaml: `
+      services:
+        api:
+          build: ./api
+          image: registry.example.com:5000/team/api:1.4
+        cache:
+          image: local/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    `,
+    services: {
+      api: {
+        build: { context: "api", dockerfile: "Dockerfile", args: {} },
+        image: "registry.example.com:5000/team/api:1.4",
+      },
+      cache: {
+        image:
+          "local/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      },
+    },
+  },
+  {
+    name: "command and entrypoint: string split like Compose, list kept, empty clears",
+    yaml: `
+      services:
+        web:
+          image: app
+          command: npm run "start server" --port=3000 'a b'
+          entrypoint: ["/bin/tini", "--"]
+        worker:
+          image: app
+          command: [node, worker.js, 5]
+          entrypoint: ""
+        idle:
+          image: app
+          command:
+    `,
+    services: {
+      web: {
+        command: ["npm", "run", "start server", "--port=3000", "a b"],
+        entrypoint: ["/bin/tini", "--"],
+      },
+      worker: { command: ["node", "worker.js", "5"], entrypoint: [] },
+      idle: { command: undefined, entrypoint: undefined },
+    },
+  },
+  {
+    name: "environment list form: values with =, and names taken from the env",
+    yaml: `
+      services:
+        web:
+          image: app
+          environment:
+            - A=1
+            - B=x=y
+            - C
+            - EMPTY=
+    `,
+    env: { C: "from-env" },
+    services: { web: { environment: { A: "1", B: "x=y", C: "from-env", EMPTY: "" } } },
+  },
+  {
+    name: "environment mapping: numbers and booleans become strings, empty takes from env",
+    yaml: `
+      services:
+        web:
+          image: app
+          environment:
+            PORT: 3000
+            DEBUG: false
+            RATIO: 0.5
+            SECRET:
+            MISSING:
+    `,
+    env: { SECRET: "s3" },
+    services: {
+      web: { environment: { PORT: "3000", DEBUG: "false", RATIO: "0.5", SECRET: "s3" } },
+    },
+    warnings: [
+      "compose.yaml:9:7 services.web.environment.MISSING: variable MISSING is not set in the app's config or .env; the container will not have it",
+    ],
+  },
+  {
+    name: "env_file: string and list forms, later files and environment: win",
+    yaml: `
+      services:
+        web:
+          image: app
+          env_file:
+            - .env.web
+            - path: ./config/extra.env
+            - path: optional.env
+              required: false
+          environment: { C: override }
+        worker:
+          image: app
+          env_file: config/extra.env
+    `,
+    files: {
+      ".env.web": "A=1\nB=2\n",
+      "config/extra.env": "# extra\nB=3\nC=4\n",
+    },
+    services: {
+      web: { environment: { A: "1", B: "3", C: "override" } },
+      worker: { environment: { B: "3", C: "4" } },
+    },
+  },
+  {
+    name: "expose: numbers, protocols and ranges",
+    yaml: `
+      services:
+        web:
+          image: app
+          expose: [3000, "4000/udp", "8000-8002"]
+    `,
+    services: {
+      web: { expose: ["3000/tcp", "4000/udp", "8000/tcp", "8001/tcp", "8002/tcp"] },
+    },
+  },
+  {
+    name: "healthcheck: string test runs in a shell; Compose durations become ms",
+    yaml: `
+      services:
+        web:
+          image: app
+          healthcheck:
+            test: curl -f http://localhost/ || exit 1
+            interval: 1m30s
+            timeout: 500ms
+            retries: 5
+            start_period: 2h45m
+    `,
+    services: {
+      web: {
+        healthcheck: {
+          disabled: false,
+          test: ["CMD-SHELL", "curl -f http://localhost/ || exit 1"],
+          intervalMs: 90_000,
+          timeoutMs: 500,
+          retries: 5,
+          startPeriodMs: 9_900_000,
+        },
+      },
+    },
+  },
+  {
+    name: "healthcheck: list with CMD; NONE and disable: true turn it off",
+    yaml: `
+      services:
+        db:
+          image: postgres
+          healthcheck: { test: [CMD, pg_isready, -U, app], interval: 10s }
+        a:
+          image: app
+          healthcheck: { test: [NONE] }
+        b:
+          image: app
+          healthcheck: { disable: true }
+    `,
+    services: {
+      db: {
+        healthcheck: {
+          disabled: false,
+          test: ["CMD", "pg_isready", "-U", "app"],
+          intervalMs: 10_000,
+        },
+      },
+      a: { healthcheck: { disabled: true } },
+      b: { healthcheck: { disabled: true } },
+    },
+  },
+  {
+    name: "depends_on: list form and mapping form with conditions",
+    yaml: `
+      services:
+        web:
+          image: app
+          depends_on: [cache]
+        api:
+          image: app
+          depends_on:
+            db: { condition: service_healthy }
+            migrate: { condition: service_completed_successfully }
+            cache: {}
+        db:
+          image: postgres
+          healthcheck: { test: [CMD, pg_isready] }
+        migrate:
+          image: app
+        cache:
+          image: redis
+    `,
+    services: {
+      web: { dependsOn: [{ service: "cache", condition: "service_started" }] },
+      api: {
+        dependsOn: [
+          { service: "db", condition: "service_healthy" },
+          { service: "migrate", condition: "service_completed_successfully" },
+          { service: "cache", condition: "service_started" },
+        ],
+      },
+    },
+  },
+  {
+    name: "named volumes: short and long forms make a service stateful (stop-first)",
+    yaml: `
+      services:
+        db:
+          image: postgres
+          volumes:
+            - data:/var/lib/postgresql/data
+            - "cache:/cache:ro"
+            - { type: volume, source: uploads, target: /uploads, read_only: true }
+      volumes:
+        data:
+        cache: {}
+        uploads: {}
+    `,
+    services: {
+      db: {
+        volumes: [
+          { source: "data", target: "/var/lib/postgresql/data", readOnly: false },
+          { source: "cache", target: "/cache", readOnly: true },
+          { source: "uploads", target: "/uploads", readOnly: true },
+        ],
+        update: { order: "stop-first", failureAction: "rollback" },
+      },
+    },
+    spec: { volumes: ["data", "cache", "uploads"] },
+  },
+  {
+    name: "deploy: replicas, limits (cpus as string, memory in Compose units), update_config",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+            replicas: 3
+            resources: { limits: { cpus: "0.5", memory: 512m } }
+            update_config: { order: stop-first, failure_action: pause }
+    `,
+    services: {
+      web: {
+        replicas: 3,
+        limits: { cpus: 0.5, memoryBytes: 512 * 1024 * 1024 },
+        update: { order: "stop-first", failureAction: "pause" },
+      },
+    },
+  },
+  {
+    name: "stop_grace_period, user, working_dir, labels in list and mapping forms",
+    yaml: `
+      services:
+        web:
+          image: app
+          stop_grace_period: 1m30s
+          user: 1000
+          working_dir: /srv/app
+          labels: [com.example.team=shop, flag]
+        worker:
+          image: app
+          user: "node:node"
+          labels: { a: 1, b: }
+    `,
+    services: {
+      web: {
+        stopGracePeriodMs: 90_000,
+        user: "1000",
+        workingDir: "/srv/app",
+        labels: { "com.example.team": "shop", flag: "" },
+      },
+      worker: { user: "node:node", labels: { a: "1", b: "" } },
+    },
+  },
+  {
+    name: "x-skiff: port, domains lowercased, health and autoscale defaults, budget in bytes",
+    yaml: `
+      services:
+        web:
+          build: .
+          x-skiff:
+            port: 3000
+            domains: [Shop.Example.com, www.shop.example.com]
+            health: { path: /healthz }
+            autoscale: { min: 2, max: 6 }
+            budget: { image: 150MB }
+    `,
+    services: {
+      web: {
+        replicas: 2,
+        skiff: {
+          port: 3000,
+          domains: ["shop.example.com", "www.shop.example.com"],
+          health: { path: "/healthz", timeoutMs: 30_000, intervalMs: 2_000, retries: 3 },
+          autoscale: { min: 2, max: 6, cpuPercent: 70 },
+          budget: { imageBytes: 150 * 1024 * 1024 },
+        },
+      },
+    },
+  },
+  {
+    name: "top-level x-skiff.test",
+    yaml: `
+      services:
+        web:
+          build: .
+      x-skiff:
+        test:
+          - { service: web, run: npm test }
+          - service: web
+            run: npm run lint
+    `,
+    spec: {
+      tests: [
+        { service: "web", run: "npm test" },
+        { service: "web", run: "npm run lint" },
+      ],
+    },
+  },
+  {
+    name: "interpolation: every form, nested defaults and $$",
+    yaml: `
+      services:
+        web:
+          image: app
+          environment:
+            A: $HOST
+            B: \${HOST}
+            C: \${UNSET:-dflt}
+            D: \${EMPTY:-dflt}
+            E: \${EMPTY-dflt}
+            F: \${HOST:+alt}
+            G: \${EMPTY:+alt}
+            H: \${EMPTY+alt}
+            I: \${UNSET+alt}
+            J: $$HOME
+            K: \${HOST:?needed}
+            L: \${EMPTY?ok when set}
+            M: \${UNSET:-\${HOST}:5432}
+            N: "postgres://$HOST:\${PORT:-5432}/db"
+    `,
+    env: { HOST: "db", EMPTY: "" },
+    services: {
+      web: {
+        environment: {
+          A: "db",
+          B: "db",
+          C: "dflt",
+          D: "dflt",
+          E: "",
+          F: "alt",
+          G: "",
+          H: "alt",
+          I: "",
+          J: "$HOME",
+          K: "db",
+          L: "",
+          M: "db:5432",
+          N: "postgres://db:5432/db",
+        },
+      },
+    },
+  },
+  {
+    name: "interpolated numbers and booleans are accepted where Compose accepts them",
+    yaml: `
+      services:
+        web:
+          image: app:\${TAG:-latest}
+          deploy: { replicas: "\${REPLICAS}" }
+          healthcheck: { disable: "\${NO_CHECK}" }
+          x-skiff: { port: "\${PORT:-8080}" }
+    `,
+    env: { REPLICAS: "3", NO_CHECK: "true" },
+    services: {
+      web: {
+        image: "app:latest",
+        replicas: 3,
+        healthcheck: { disabled: true },
+        skiff: { port: 8080, domains: [] },
+      },
+    },
+  },
+  {
+    name: "unset variable: a warning at the value, and an empty string",
+    yaml: `
+      services:
+        web:
+          image: app
+          environment:
+            GREETING: "hello \${NAME}!"
+            OTHER: $ALSO_UNSET
+    `,
+    services: { web: { environment: { GREETING: "hello !", OTHER: "" } } },
+    warnings: [
+      "compose.yaml:5:17 services.web.environment.GREETING: variable NAME is not set; using an empty string",
+      "compose.yaml:6:14 services.web.environment.OTHER: variable ALSO_UNSET is not set; using an empty string",
+    ],
+  },
+  {
+    name: "x-* keys are ignored silently, YAML anchors and merge keys work",
+    yaml: `
+      x-defaults: &defaults
+        image: app
+        environment: { LOG: info }
+      services:
+        web:
+          <<: *defaults
+          x-note: anything
+          deploy: { replicas: 2, x-team: shop }
+        worker:
+          <<: *defaults
+          image: worker
+    `,
+    services: {
+      web: { image: "app", environment: { LOG: "info" }, replicas: 2 },
+      worker: { image: "worker", environment: { LOG: "info" } },
+    },
+  },
+  {
+    name: "Compose keys Skiff does not honour: warnings with what to do instead",
+    yaml: `
+      version: "3.9"
+      services:
+        web:
+          image: app
+          ports: ["8080:3000"]
+          restart: always
+          container_name: web1
+          privileged: true
+          deploy:
+            restart_policy: { condition: on-failure }
+          healthcheck: { test: [CMD, true], start_interval: 1s }
+      networks:
+        default: {}
+    `,
+    services: { web: { image: "app" } },
+    warnings: [
+      "compose.yaml:1:1 version: `version` is a Compose key Skiff ignores: the version key is obsolete in Compose; remove it",
+      "compose.yaml:5:5 services.web.ports: `ports` is a Compose key Skiff ignores: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
+      "compose.yaml:6:5 services.web.restart: `restart` is a Compose key Skiff ignores: Skiff restarts failed replicas itself",
+      "compose.yaml:7:5 services.web.container_name: `container_name` is a Compose key Skiff ignores: Skiff names containers per release, so that two releases can run side by side",
+      "compose.yaml:8:5 services.web.privileged: `privileged` is a Compose key Skiff ignores",
+      "compose.yaml:10:7 services.web.deploy.restart_policy: `restart_policy` is a Compose key Skiff ignores: Skiff restarts failed replicas itself",
+      "compose.yaml:11:39 services.web.healthcheck.start_interval: `start_interval` is a Compose key Skiff ignores: it needs Docker Engine 25 (API 1.44); Skiff supports Engine 20.10 and later",
+      "compose.yaml:12:1 networks: `networks` is a Compose key Skiff ignores: each app gets its own network, on which services reach each other by name",
+    ],
+  },
+  {
+    name: "x-skiff in a place Skiff does not read it: a warning",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+            x-skiff: { port: 3000 }
+    `,
+    services: { web: { skiff: { domains: [] } } },
+    warnings: [
+      "compose.yaml:5:7 services.web.deploy.x-skiff: x-skiff is read only at the top level and directly under a service; it is ignored here",
+    ],
+  },
+  {
+    name: "empty deploy: and x-skiff: keys are allowed, as in Compose",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+          x-skiff:
+      x-skiff:
+    `,
+    services: { web: { replicas: 1, skiff: { domains: [] } } },
+    spec: { tests: [] },
+  },
+  {
+    name: "two services with ports and no domains: a warning, as neither gets the default domain",
+    yaml: `
+      services:
+        web:
+          build: .
+          x-skiff: { port: 3000 }
+        admin:
+          build: .
+          x-skiff: { port: 4000 }
+    `,
+    services: { web: { skiff: { port: 3000, domains: [] } } },
+    warnings: [
+      "compose.yaml:4:22 services.web.x-skiff.port: web has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains",
+      "compose.yaml:7:22 services.admin.x-skiff.port: admin has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains",
+    ],
+  },
+
+  // -------------------------------------------------------------- invalid
+  {
+    name: "empty file",
+    yaml: "",
+    errors: [`compose.yaml:1:1 the file is empty; describe the app's services, ${EXAMPLE}`],
+  },
+  {
+    name: "a file of comments only is empty too",
+    yaml: "# nothing here yet\n",
+    errors: [`compose.yaml:1:1 the file is empty; describe the app's services, ${EXAMPLE}`],
+  },
+  {
+    name: "a file that is not a mapping",
+    yaml: `
+      - web
+      - worker
+    `,
+    errors: [
+      `compose.yaml:1:1 the file must be a mapping with a services: key (got a list), ${EXAMPLE}`,
+    ],
+  },
+  {
+    name: "no services key",
+    yaml: `
+      volumes:
+        data: {}
+    `,
+    errors: [`compose.yaml:1:1 services: is required: describe the app's services, ${EXAMPLE}`],
+  },
+  {
+    name: "services present but empty, or not a mapping",
+    yaml: `
+      services: {}
+    `,
+    errors: [`compose.yaml:1:1 services: must define at least one service, ${EXAMPLE}`],
+  },
+  {
+    name: "services is a list",
+    yaml: `
+      services:
+        - web
+    `,
+    errors: [
+      "compose.yaml:2:3 services: must be a mapping of service names to services (got a list)",
+    ],
+  },
+  {
+    name: "YAML syntax error is located",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy: {replicas: 2}}
+    `,
+    errors: ['compose.yaml:4:26 invalid YAML: Unexpected flow-map-end token in YAML stream: "}"'],
+  },
+  {
+    name: "tabs in indentation are a YAML error",
+    yaml: "services:\n  web:\n    image: app\n\tbuild: .\n",
+    errors: ["compose.yaml:4:1 invalid YAML: Tabs are not allowed as indentation"],
+  },
+  {
+    name: "an alias without an anchor",
+    yaml: `
+      services:
+        web:
+          image: app
+          environment: *common
+    `,
+    errors: ["compose.yaml:4:18 invalid YAML: alias *common has no anchor &common before it"],
+  },
+  {
+    name: "duplicate key is a YAML error",
+    yaml: `
+      services:
+        web:
+          image: app
+          image: other
+    `,
+    errors: ["compose.yaml:4:5 invalid YAML: Map keys must be unique"],
+  },
+  {
+    name: "a typo of a Compose key: did you mean",
+    yaml: `
+      services:
+        web:
+          imgae: app
+          enviroment: { A: 1 }
+          deploy:
+            replica: 2
+    `,
+    errors: [
+      "compose.yaml:2:3 services.web: needs build: (a directory with a Dockerfile) or image: (an image to run)",
+      "compose.yaml:3:5 services.web.imgae: unknown key `imgae`; did you mean `image`?",
+      "compose.yaml:4:5 services.web.enviroment: unknown key `enviroment`; did you mean `environment`?",
+      "compose.yaml:6:7 services.web.deploy.replica: unknown key `replica`; did you mean `replicas`?",
+    ],
+  },
+  {
+    name: "an unknown key with no close match lists the valid keys",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+            strategy: canary
+    `,
+    errors: [
+      "compose.yaml:5:7 services.web.deploy.strategy: unknown key `strategy`; valid keys here: replicas, resources, update_config (keys starting with x- are ignored)",
+    ],
+  },
+  {
+    name: "unknown top-level key and missing services at once",
+    yaml: `
+      servises:
+        web:
+          image: app
+    `,
+    errors: [
+      "compose.yaml:1:1 servises: unknown key `servises`; did you mean `services`?",
+      `compose.yaml:1:1 services: is required: describe the app's services, ${EXAMPLE}`,
+    ],
+  },
+  {
+    name: "unknown keys inside x-skiff: did you mean",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff:
+            port: 3000
+            domian: [shop.example.com]
+            health: { paht: /healthz }
+      x-skiff:
+        tests: []
+    `,
+    errors: [
+      "compose.yaml:6:7 services.web.x-skiff.domian: unknown key `domian`; did you mean `domains`?",
+      "compose.yaml:7:17 services.web.x-skiff.health.paht: unknown key `paht`; did you mean `path`?",
+      "compose.yaml:9:3 x-skiff.tests: unknown key `tests`; did you mean `test`?",
+    ],
+  },
+  {
+    name: "replicas must be a whole number",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+            replicas: two
+        worker:
+          image: app
+          deploy: { replicas: -1 }
+        batch:
+          image: app
+          deploy:
+            replicas:
+    `,
+    errors: [
+      'compose.yaml:5:17 services.web.deploy.replicas: must be a whole number ≥ 0 (got "two")',
+      "compose.yaml:8:25 services.worker.deploy.replicas: must be a whole number ≥ 0 (got -1)",
+      "compose.yaml:12:7 services.batch.deploy.replicas: must be a whole number ≥ 0 (got an empty value)",
+    ],
+  },
+  {
+    name: "wrong shapes: one error per value, all at once",
+    yaml: `
+      services:
+        web:
+          build: [web]
+          environment: "A=1"
+          labels: 5
+          expose: [http]
+          user: [root]
+          depends_on: db
+          volumes: data:/data
+    `,
+    errors: [
+      "compose.yaml:3:12 services.web.build: must be a build context path, or a mapping with context, dockerfile, target, args (got a list)",
+      'compose.yaml:4:18 services.web.environment: must be a list of KEY=VALUE strings or a mapping of KEY: value (got "A=1")',
+      "compose.yaml:5:13 services.web.labels: must be a list of KEY=VALUE strings or a mapping of KEY: value (got 5)",
+      'compose.yaml:6:14 services.web.expose[0]: must be a port like 3000, 3000/udp or a range like 8000-8002 (got "http")',
+      "compose.yaml:7:11 services.web.user: must be a string (got a list)",
+      'compose.yaml:8:17 services.web.depends_on: must be a list of service names or a mapping of name: {condition} (got "db")',
+      'compose.yaml:9:14 services.web.volumes: must be a list of volume mounts (got "data:/data")',
+    ],
+  },
+  {
+    name: "sections given as something other than a mapping",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy: 5
+          healthcheck: "curl -f http://localhost/"
+          x-skiff: [3000]
+          depends_on: { db: service_healthy }
+        db:
+          image: postgres
+        worker: nginx
+    `,
+    errors: [
+      "compose.yaml:4:13 services.web.deploy: must be a mapping (got 5)",
+      'compose.yaml:5:18 services.web.healthcheck: must be a mapping (got "curl -f http://localhost/")',
+      "compose.yaml:6:14 services.web.x-skiff: must be a mapping (got a list)",
+      'compose.yaml:7:23 services.web.depends_on.db: must be a mapping (got "service_healthy")',
+      'compose.yaml:10:11 services.worker: must be a mapping (got "nginx")',
+    ],
+  },
+  {
+    name: "durations, sizes and CPUs",
+    yaml: `
+      services:
+        web:
+          image: app
+          stop_grace_period: 10
+          healthcheck: { interval: 1x, retries: 2.5 }
+          deploy:
+            resources:
+              limits: { cpus: 0, memory: 1k }
+          x-skiff:
+            budget: { image: lots }
+    `,
+    errors: [
+      "compose.yaml:4:24 services.web.stop_grace_period: must be a duration like 10s, 1m30s or 500ms (got 10)",
+      'compose.yaml:5:30 services.web.healthcheck.interval: must be a duration like 10s, 1m30s or 500ms (got "1x")',
+      "compose.yaml:5:43 services.web.healthcheck.retries: must be a whole number ≥ 0 (got 2.5)",
+      "compose.yaml:8:25 services.web.deploy.resources.limits.cpus: must be a number of CPUs greater than 0, like 0.5 or 2 (got 0)",
+      'compose.yaml:8:36 services.web.deploy.resources.limits.memory: must be a size of at least 6m (Docker\'s minimum), like 512m or 1g (got "1k")',
+      'compose.yaml:10:24 services.web.x-skiff.budget.image: must be a size like 512m, 1g or 100MB (got "lots")',
+    ],
+  },
+  {
+    name: "bind mounts are refused in every form",
+    yaml: `
+      services:
+        web:
+          image: app
+          volumes:
+            - ./data:/data
+            - /srv/uploads:/uploads:ro
+            - ~/cache:/cache
+            - type: bind
+              source: ./static
+              target: /static
+    `,
+    errors: [
+      `compose.yaml:5:9 services.web.volumes[0]: ${BIND}`,
+      `compose.yaml:6:9 services.web.volumes[1]: ${BIND}`,
+      `compose.yaml:7:9 services.web.volumes[2]: ${BIND}`,
+      `compose.yaml:8:15 services.web.volumes[3].type: ${BIND}`,
+    ],
+  },
+  {
+    name: "anonymous, undeclared and badly written volumes",
+    yaml: `
+      services:
+        db:
+          image: postgres
+          volumes:
+            - /var/lib/postgresql/data
+            - pgdata:/var/lib/postgresql/data
+            - logs:relative
+            - "cache:/cache:z"
+            - { type: tmpfs, target: /tmp }
+      volumes:
+        cache: {}
+    `,
+    errors: [
+      'compose.yaml:5:9 services.db.volumes[0]: anonymous volume "/var/lib/postgresql/data": its data would be lost with every new release. Name it (e.g. data:/var/lib/postgresql/data) and declare the name under the top-level volumes: key',
+      'compose.yaml:7:9 services.db.volumes[2]: the container path must be absolute, like /data (got "relative")',
+      'compose.yaml:8:9 services.db.volumes[3]: the mode after the last : must be ro or rw (got "z")',
+      'compose.yaml:9:17 services.db.volumes[4].type: only named volumes (type: volume) are supported, so that a release can run on any host (got "tmpfs")',
+    ],
+  },
+  {
+    name: "a named volume must be declared at the top level",
+    yaml: `
+      services:
+        db:
+          image: postgres
+          volumes: [pgdata:/var/lib/postgresql/data]
+    `,
+    errors: [
+      'compose.yaml:4:15 services.db.volumes[0]: volume "pgdata" is not declared; add `pgdata: {}` under the top-level volumes: key',
+    ],
+  },
+  {
+    name: "depends_on: unknown service, itself, and a cycle named in full",
+    yaml: `
+      services:
+        web:
+          image: app
+          depends_on: [api, wbe]
+        api:
+          image: app
+          depends_on: [jobs]
+        jobs:
+          image: app
+          depends_on:
+            web: { condition: service_started }
+            jobs: {}
+    `,
+    errors: [
+      "compose.yaml:4:18 services.web.depends_on[0]: dependency cycle: web → api → jobs → web; no service in it could start first. Remove one of these depends_on entries",
+      'compose.yaml:4:23 services.web.depends_on[1]: "wbe" is not a service in this file (services: web, api, jobs); did you mean "web"?',
+      "compose.yaml:12:7 services.jobs.depends_on.jobs: a service cannot depend on itself",
+    ],
+  },
+  {
+    name: "service_healthy needs a health check on the dependency",
+    yaml: `
+      services:
+        web:
+          image: app
+          depends_on:
+            db: { condition: service_healthy }
+        db:
+          image: postgres
+    `,
+    errors: [
+      "compose.yaml:5:7 services.web.depends_on.db: condition service_healthy needs a health check on db: give it a healthcheck:, or x-skiff.port for an HTTP check",
+    ],
+  },
+  {
+    name: "a service needs build or image, even an empty one",
+    yaml: `
+      services:
+        web:
+          environment: { A: 1 }
+        worker:
+    `,
+    errors: [
+      "compose.yaml:2:3 services.web: needs build: (a directory with a Dockerfile) or image: (an image to run)",
+      "compose.yaml:4:3 services.worker: needs build: (a directory with a Dockerfile) or image: (an image to run)",
+    ],
+  },
+  {
+    name: "service names must be DNS labels",
+    yaml: `
+      services:
+        Web_1:
+          image: app
+        -edge:
+          image: app
+        a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit-x:
+          image: app
+    `,
+    errors: [
+      `compose.yaml:2:3 services.Web_1: ${DNS}; try "web-1"`,
+      `compose.yaml:4:3 services.-edge: ${DNS}; try "edge"`,
+      `compose.yaml:6:3 services.a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit-x: ${DNS}; try "a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit"`,
+    ],
+  },
+  {
+    name: "a stateful service runs one replica, never autoscales, never starts first",
+    yaml: `
+      services:
+        db:
+          image: postgres
+          volumes: [data:/data]
+          deploy:
+            replicas: 3
+            update_config: { order: start-first }
+          x-skiff:
+            autoscale: { min: 1, max: 3 }
+      volumes:
+        data: {}
+    `,
+    errors: [
+      `compose.yaml:6:17 services.db.deploy.replicas: ${STATEFUL} (got 3)`,
+      `compose.yaml:7:31 services.db.deploy.update_config.order: ${STATEFUL}; use stop-first`,
+      `compose.yaml:9:7 services.db.x-skiff.autoscale: ${STATEFUL}; remove autoscale`,
+    ],
+  },
+  {
+    name: "domains and health need a port",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff:
+            domains: [shop.example.com]
+            health: { path: /up }
+    `,
+    errors: [
+      "compose.yaml:5:7 services.web.x-skiff.domains: needs x-skiff.port: the container port the edge routes these domains to",
+      "compose.yaml:6:7 services.web.x-skiff.health: needs x-skiff.port: the container port the HTTP check connects to",
+    ],
+  },
+  {
+    name: "autoscale: min ≤ max, and replicas between them",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff: { autoscale: { min: 5, max: 2 } }
+        api:
+          image: app
+          deploy: { replicas: 9 }
+          x-skiff: { autoscale: { min: 2, max: 4, cpu: 101 } }
+        jobs:
+          image: app
+          deploy: { replicas: 9 }
+          x-skiff: { autoscale: { max: 4 } }
+    `,
+    errors: [
+      "compose.yaml:4:34 services.web.x-skiff.autoscale.min: must not be greater than max (2) (got 5)",
+      "compose.yaml:8:50 services.api.x-skiff.autoscale.cpu: must be a whole number from 1 to 100 (got 101)",
+      "compose.yaml:11:25 services.jobs.deploy.replicas: must be within x-skiff.autoscale min and max (1 to 4), or left out to start at min (got 9)",
+    ],
+  },
+  {
+    name: "a domain goes to one service only",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff: { port: 3000, domains: [shop.example.com] }
+        admin:
+          image: app
+          x-skiff: { port: 4000, domains: [SHOP.example.com, admin.example.com, admin.example.com] }
+    `,
+    errors: [
+      "compose.yaml:7:38 services.admin.x-skiff.domains[0]: domain shop.example.com is already routed to service web (line 4); a domain can go to one service only",
+      "compose.yaml:7:75 services.admin.x-skiff.domains[2]: domain admin.example.com is already routed to this service (line 7); a domain can go to one service only",
+    ],
+  },
+  {
+    name: "x-skiff values: port range and hostnames",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff:
+            port: 70000
+            domains: ["https://shop.example.com", shop.example.com]
+            health: { path: healthz, timeout: soon }
+    `,
+    errors: [
+      "compose.yaml:5:13 services.web.x-skiff.port: must be a whole number from 1 to 65535 (got 70000)",
+      'compose.yaml:6:17 services.web.x-skiff.domains[0]: must be a hostname like shop.example.com (no scheme, port or path) (got "https://shop.example.com")',
+      'compose.yaml:7:23 services.web.x-skiff.health.path: must be a URL path starting with /, like /healthz (got "healthz")',
+      'compose.yaml:7:41 services.web.x-skiff.health.timeout: must be a duration like 10s, 1m30s or 500ms (got "soon")',
+    ],
+  },
+  {
+    name: "x-skiff.test entries need both service and run",
+    yaml: `
+      services:
+        web:
+          build: .
+      x-skiff:
+        test:
+          - { service: wbe, run: npm test }
+          - { service: web }
+    `,
+    errors: ["compose.yaml:7:7 x-skiff.test[1].run: is required: set it to a string"],
+  },
+  {
+    name: "x-skiff.test naming a missing service",
+    yaml: `
+      services:
+        web:
+          build: .
+        api:
+          build: ./api
+      x-skiff:
+        test:
+          - { service: wbe, run: npm test }
+    `,
+    errors: [
+      'compose.yaml:8:18 x-skiff.test[0].service: "wbe" is not a service in this file (services: web, api); did you mean "web"?',
+    ],
+  },
+  {
+    name: "interpolation errors: required variables, malformed ${ and lone $ (one error per value)",
+    yaml: `
+      services:
+        web:
+          image: "\${IMAGE:?set IMAGE to the image to run}"
+          environment:
+            A: \${EMPTY:?}
+            B: \${BROKEN
+            C: "price: $5"
+            D: \${1BAD}
+            E: \${VAR:x}
+          deploy:
+            replicas: \${N?}
+    `,
+    env: { EMPTY: "" },
+    errors: [
+      "compose.yaml:3:12 services.web.image: required variable IMAGE is not set: set IMAGE to the image to run; set it in the app's config or .env",
+      "compose.yaml:5:10 services.web.environment.A: required variable EMPTY is empty; set it in the app's config or .env",
+      'compose.yaml:6:10 services.web.environment.B: unterminated `${` in "${BROKEN": close it with `}`, or write `$$` for a literal `$`',
+      'compose.yaml:7:10 services.web.environment.C: invalid interpolation at "$5": `$` must be followed by a variable name or `{`; write `$$` for a literal `$`',
+      'compose.yaml:8:10 services.web.environment.D: invalid interpolation "${1BAD}": expected a variable name after `${`; write `$$` for a literal `$`',
+      'compose.yaml:9:10 services.web.environment.E: invalid interpolation "${VAR:x}": after the variable name use `}`, `:-`, `-`, `:?`, `?`, `:+` or `+`',
+      "compose.yaml:11:17 services.web.deploy.replicas: required variable N is not set; set it in the app's config or .env",
+    ],
+  },
+  {
+    name: "env_file: a missing file is an error where it is named, unless required: false",
+    yaml: `
+      services:
+        web:
+          image: app
+          env_file:
+            - missing.env
+            - { path: also-missing.env, format: raw }
+            - { path: optional.env, required: false }
+    `,
+    files: {},
+    errors: [
+      'compose.yaml:5:9 services.web.env_file[0]: env file "missing.env" not found; the path is relative to the directory of compose.yaml. Add the file to the repository, or use { path: missing.env, required: false }',
+      'compose.yaml:6:17 services.web.env_file[1].path: env file "also-missing.env" not found; the path is relative to the directory of compose.yaml. Add the file to the repository, or use { path: also-missing.env, required: false }',
+    ],
+    warnings: [
+      "compose.yaml:6:35 services.web.env_file[1].format: `format` is a Compose key Skiff ignores: env files are read in Compose's own KEY=VALUE format",
+    ],
+  },
+  {
+    name: "env_file: absolute paths and paths leaving the repository are refused",
+    yaml: `
+      services:
+        web:
+          image: app
+          env_file:
+            - /etc/secrets.env
+            - ../other/app.env
+        worker:
+          image: app
+          env_file: ~/.env
+    `,
+    errors: [
+      'compose.yaml:5:9 services.web.env_file[0]: must be a path relative to the spec file, inside the repository (got "/etc/secrets.env")',
+      'compose.yaml:6:9 services.web.env_file[1]: must stay inside the repository; Skiff only has the pushed commit (got "../other/app.env")',
+      'compose.yaml:9:15 services.worker.env_file: must be a path relative to the spec file, inside the repository (got "~/.env")',
+    ],
+  },
+  {
+    name: "command with shell operators is refused with the list form to use",
+    yaml: `
+      services:
+        web:
+          image: app
+          command: npm run migrate && npm start
+          entrypoint: "echo 'unterminated"
+    `,
+    errors: [
+      'compose.yaml:4:14 services.web.command: `&&` needs a shell, and the string form of a command runs without one (as in Compose); write it as a list: ["sh", "-c", "npm run migrate && npm start"]',
+      "compose.yaml:5:17 services.web.entrypoint: unterminated ' quote in \"echo 'unterminated\"",
+    ],
+  },
+  {
+    name: "healthcheck test must start with CMD, CMD-SHELL or NONE",
+    yaml: `
+      services:
+        web:
+          image: app
+          healthcheck:
+            test: [curl, -f, http://localhost/]
+        api:
+          image: app
+          healthcheck:
+            test: [CMD]
+    `,
+    errors: [
+      'compose.yaml:5:14 services.web.healthcheck.test[0]: must be CMD (run the rest as a command), CMD-SHELL (run it with /bin/sh -c) or NONE (no check) (got "curl")',
+      'compose.yaml:9:13 services.api.healthcheck.test: needs a command after CMD, like ["CMD", "curl", "-f", "http://localhost/"]',
+    ],
+  },
+  {
+    name: "image references, working_dir and reserved labels",
+    yaml: `
+      services:
+        web:
+          image: "My Image"
+          working_dir: app
+          labels:
+            skiff.release: "7"
+            team: shop
+    `,
+    errors: [
+      'compose.yaml:3:12 services.web.image: must be an image reference like registry.example.com/team/api:1.4 (lowercase name, optional :tag or @digest) (got "My Image")',
+      'compose.yaml:4:18 services.web.working_dir: must be an absolute path like /app (got "app")',
+      'compose.yaml:6:22 services.web.labels["skiff.release"]: labels starting with "skiff." are Skiff\'s own: it finds its containers by them (got "skiff.release")',
+    ],
+  },
+  {
+    name: "build paths stay inside the repository and the context",
+    yaml: `
+      services:
+        web:
+          build: ../shared
+        api:
+          build: { context: ./api, dockerfile: ../Dockerfile }
+        git:
+          build: https://github.com/example/app.git
+    `,
+    errors: [
+      'compose.yaml:3:12 services.web.build: must stay inside the repository; Skiff only has the pushed commit (got "../shared")',
+      'compose.yaml:5:42 services.api.build.dockerfile: must be a path inside the build context (api), because only the context is sent to the builder (got "../Dockerfile")',
+      'compose.yaml:7:12 services.git.build: must be a directory in this repository; Skiff builds from the pushed commit, not from a URL (got "https://github.com/example/app.git")',
+    ],
+  },
+  {
+    name: "enum values say which are valid",
+    yaml: `
+      services:
+        web:
+          image: app
+          deploy:
+            update_config: { order: blue-green, failure_action: retry }
+          depends_on:
+            db: { condition: service_ready }
+        db:
+          image: postgres
+    `,
+    errors: [
+      'compose.yaml:5:31 services.web.deploy.update_config.order: must be one of start-first, stop-first (got "blue-green")',
+      'compose.yaml:5:59 services.web.deploy.update_config.failure_action: must be one of rollback, pause, continue (got "retry")',
+      'compose.yaml:7:24 services.web.depends_on.db.condition: must be one of service_started, service_healthy, service_completed_successfully (got "service_ready")',
+    ],
+  },
+  {
+    name: "problems in one service do not hide rule errors in others, and warnings still come",
+    yaml: `
+      services:
+        web:
+          image: app
+          ports: ["80:80"]
+          deploy: { replicas: many }
+        api:
+          depends_on: [nope]
+    `,
+    errors: [
+      'compose.yaml:5:25 services.web.deploy.replicas: must be a whole number ≥ 0 (got "many")',
+      "compose.yaml:6:3 services.api: needs build: (a directory with a Dockerfile) or image: (an image to run)",
+      'compose.yaml:7:18 services.api.depends_on[0]: "nope" is not a service in this file (services: web, api)',
+    ],
+    warnings: [
+      "compose.yaml:4:5 services.web.ports: `ports` is a Compose key Skiff ignores: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
+    ],
+  },
+  {
+    name: "a value from an alias is reported where the anchor is written",
+    yaml: `
+      x-deploy: &deploy
+        replicas: lots
+      services:
+        web:
+          image: app
+          deploy: *deploy
+    `,
+    errors: [
+      'compose.yaml:2:13 services.web.deploy.replicas: must be a whole number ≥ 0 (got "lots")',
+    ],
+  },
+  {
+    name: "top-level volumes: a mapping of valid names",
+    yaml: `
+      services:
+        web:
+          image: app
+      volumes:
+        "bad name": {}
+        good:
+          driver: local
+    `,
+    errors: [
+      'compose.yaml:5:3 volumes["bad name"]: volume names may hold letters, digits, _ . and -, and must start with a letter or digit (got "bad name")',
+    ],
+    warnings: [
+      "compose.yaml:7:5 volumes.good.driver: `driver` is a Compose key Skiff ignores: volumes use Docker's local driver",
+    ],
+  },
+];
+
+describe("parseSpec", () => {
+  it("has a large table of cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
+  });
+
+  it.each(cases)("$name", (c) => {
+    const files = c.files ?? {};
+    const result = parseSpec(yaml(c.yaml), {
+      fileName: "compose.yaml",
+      env: c.env ?? {},
+      readFile: (path) => (Object.hasOwn(files, path) ? files[path] : undefined),
+    });
+    expect(result.warnings.map(formatProblem)).toEqual(c.warnings ?? []);
+    if (c.errors) {
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.errors.map(formatProblem)).toEqual(c.errors);
+      return;
+    }
+    if (!result.ok) {
+      // Show the problems, not just "expected false to be true".
+      expect(result.errors.map(formatProblem)).toEqual([]);
+      return;
+    }
+    for (const [name, expected] of Object.entries(c.services ?? {})) {
+      const actual = result.spec.services[name];
+      expect(actual, `service ${name}`).toBeDefined();
+      const picked = Object.fromEntries(
+        Object.keys(expected).map((k) => [k, actual?.[k as keyof ServiceSpec]]),
+      );
+      expect(picked).toEqual(expected);
+    }
+    for (const [key, expected] of Object.entries(c.spec ?? {})) {
+      expect(result.spec[key as keyof AppSpec]).toEqual(expected);
+    }
+  });
+});

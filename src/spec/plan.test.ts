@@ -1,0 +1,283 @@
+import { describe, expect, it } from "vitest";
+import { parseSpec } from "./parse.js";
+import { type Plan, type PlanService, toPlan } from "./plan.js";
+import { formatProblem } from "./problem.js";
+import type { AppSpec } from "./types.js";
+
+function spec(text: string, env: Record<string, string> = {}): AppSpec {
+  const result = parseSpec(text, { fileName: "compose.yaml", env });
+  if (!result.ok) throw new Error(result.errors.map(formatProblem).join("\n"));
+  return result.spec;
+}
+
+const byName = (plan: Plan, name: string): PlanService | undefined =>
+  plan.services.find((s) => s.name === name);
+
+describe("toPlan", () => {
+  it("the design's example app", () => {
+    const app = spec(`
+services:
+  web:
+    build: ./web
+    environment: { ORDERS_URL: http://orders:4000 }
+    depends_on: [orders, redis]
+    deploy:
+      replicas: 2
+      update_config: { order: start-first, failure_action: rollback }
+    x-skiff:
+      port: 3000
+      domains: [shop.example.com]
+      health: { path: /healthz, timeout: 30s }
+      autoscale: { min: 2, max: 6, cpu: 70 }
+      budget: { image: 150MB }
+  orders:
+    build: { context: ./orders, target: runtime }
+    image: shop/orders
+  redis:
+    image: local/redis:7
+    volumes: [redisdata:/data]
+volumes:
+  redisdata: {}
+x-skiff:
+  test:
+    - { service: web, run: npm test }
+`);
+    const expected: Plan = {
+      app: "shop",
+      services: [
+        {
+          name: "orders",
+          kind: "worker",
+          source: {
+            type: "build",
+            context: "orders",
+            dockerfile: "Dockerfile",
+            target: "runtime",
+            args: {},
+            tag: "shop/orders",
+          },
+          replicas: 1,
+          routes: [],
+          health: { type: "running" },
+          dependsOn: [],
+          update: { order: "start-first", failureAction: "rollback" },
+          container: {
+            environment: {},
+            labels: {},
+            limits: {},
+            stopGracePeriodMs: 10_000,
+            volumes: [],
+          },
+        },
+        {
+          name: "redis",
+          kind: "stateful",
+          source: { type: "image", image: "local/redis:7" },
+          replicas: 1,
+          routes: [],
+          health: { type: "running" },
+          dependsOn: [],
+          update: { order: "stop-first", failureAction: "rollback" },
+          container: {
+            environment: {},
+            labels: {},
+            limits: {},
+            stopGracePeriodMs: 10_000,
+            volumes: [{ source: "redisdata", target: "/data", readOnly: false }],
+          },
+        },
+        {
+          name: "web",
+          kind: "web",
+          source: { type: "build", context: "web", dockerfile: "Dockerfile", args: {} },
+          replicas: 2,
+          routes: [{ domain: "shop.example.com", port: 3000 }],
+          health: {
+            type: "http",
+            port: 3000,
+            path: "/healthz",
+            host: "shop.example.com",
+            intervalMs: 2_000,
+            retries: 3,
+            deadlineMs: 30_000,
+          },
+          dependsOn: [
+            { service: "orders", condition: "service_started" },
+            { service: "redis", condition: "service_started" },
+          ],
+          update: { order: "start-first", failureAction: "rollback" },
+          container: {
+            environment: { ORDERS_URL: "http://orders:4000" },
+            labels: {},
+            limits: {},
+            stopGracePeriodMs: 10_000,
+            volumes: [],
+            port: 3000,
+          },
+          autoscale: { min: 2, max: 6, cpuPercent: 70 },
+          budget: { imageBytes: 150 * 1024 * 1024 },
+        },
+      ],
+      tests: [{ service: "web", run: "npm test" }],
+      volumes: ["redisdata"],
+    };
+    expect(toPlan(app, "shop")).toEqual(expected);
+  });
+
+  it("the app's only service with a port gets <app>.localhost and a default HTTP check", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  web:
+    build: .
+    command: [node, server.js]
+    stop_grace_period: 30s
+    x-skiff: { port: 8080 }
+  worker:
+    build: .
+`),
+      "blog",
+    );
+    const web = byName(plan, "web");
+    expect(web?.kind).toBe("web");
+    expect(web?.routes).toEqual([{ domain: "blog.localhost", port: 8080 }]);
+    expect(web?.health).toEqual({
+      type: "http",
+      port: 8080,
+      path: "/",
+      host: "blog.localhost",
+      intervalMs: 2_000,
+      retries: 3,
+      deadlineMs: 30_000,
+    });
+    expect(web?.container.command).toEqual(["node", "server.js"]);
+    expect(web?.container.stopGracePeriodMs).toBe(30_000);
+    expect(byName(plan, "worker")?.kind).toBe("worker");
+    expect(byName(plan, "worker")?.routes).toEqual([]);
+  });
+
+  it("with several services with a port, only those with domains are routed", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  web:
+    build: .
+    x-skiff: { port: 3000, domains: [shop.example.com, www.shop.example.com] }
+  admin:
+    build: .
+    x-skiff: { port: 4000 }
+`),
+      "shop",
+    );
+    expect(byName(plan, "web")?.routes).toEqual([
+      { domain: "shop.example.com", port: 3000 },
+      { domain: "www.shop.example.com", port: 3000 },
+    ]);
+    expect(byName(plan, "admin")?.routes).toEqual([]);
+    expect(byName(plan, "admin")?.kind).toBe("worker");
+  });
+
+  it("health: a Compose healthcheck wins over the default HTTP check; x-skiff.health wins over both", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  api:
+    build: .
+    healthcheck: { test: [CMD, /healthcheck], interval: 5s, start_period: 10s }
+    x-skiff: { port: 3000, domains: [api.example.com] }
+  web:
+    build: .
+    healthcheck: { test: [CMD, /healthcheck] }
+    x-skiff:
+      port: 3000
+      domains: [www.example.com]
+      health: { path: /up, timeout: 1m, interval: 1s, retries: 5, host: internal.example.com }
+  jobs:
+    build: .
+    healthcheck: { disable: true }
+  db:
+    image: postgres
+    healthcheck: { retries: 0 }
+`),
+      "x",
+    );
+    expect(byName(plan, "api")?.health).toEqual({
+      type: "docker",
+      test: ["CMD", "/healthcheck"],
+      intervalMs: 5_000,
+      timeoutMs: 30_000,
+      retries: 3,
+      startPeriodMs: 10_000,
+      // start period, then three rounds of interval + timeout: Docker's own verdict time
+      deadlineMs: 10_000 + 3 * 35_000,
+    });
+    expect(byName(plan, "web")?.health).toEqual({
+      type: "http",
+      port: 3000,
+      path: "/up",
+      host: "internal.example.com",
+      intervalMs: 1_000,
+      retries: 5,
+      deadlineMs: 60_000,
+    });
+    expect(byName(plan, "jobs")?.health).toEqual({ type: "running" });
+    // No test: the image's own HEALTHCHECK, with Docker's timings.
+    expect(byName(plan, "db")?.health).toEqual({
+      type: "docker",
+      intervalMs: 30_000,
+      timeoutMs: 30_000,
+      retries: 0,
+      startPeriodMs: 0,
+      deadlineMs: 60_000,
+    });
+  });
+
+  it("starts dependencies first and otherwise keeps file order", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  web:
+    image: app
+    depends_on: [api]
+  cron:
+    image: app
+  api:
+    image: app
+    depends_on: { db: { condition: service_healthy } }
+  db:
+    image: postgres
+    healthcheck: { test: pg_isready }
+`),
+      "x",
+    );
+    expect(plan.services.map((s) => s.name)).toEqual(["db", "api", "web", "cron"]);
+  });
+
+  it("a stateful service with a route keeps its route but is planned as stateful", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  cms:
+    image: cms
+    volumes: [uploads:/var/www/uploads]
+    x-skiff: { port: 80 }
+volumes:
+  uploads:
+`),
+      "site",
+    );
+    const cms = byName(plan, "cms");
+    expect(cms?.kind).toBe("stateful");
+    expect(cms?.routes).toEqual([{ domain: "site.localhost", port: 80 }]);
+    expect(cms?.update.order).toBe("stop-first");
+    expect(plan.volumes).toEqual(["uploads"]);
+  });
+
+  it("copies, so changing the plan does not change the spec", () => {
+    const app = spec("services:\n  web:\n    image: app\n    environment: { A: '1' }\n");
+    const plan = toPlan(app, "x");
+    const web = plan.services[0];
+    if (web) web.container.environment.A = "changed";
+    expect(app.services.web?.environment).toEqual({ A: "1" });
+  });
+});

@@ -1,0 +1,79 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { renderSpecReference } from "./reference.js";
+
+const DOCS = fileURLToPath(new URL("../../docs/SPEC.md", import.meta.url));
+
+describe("renderSpecReference", () => {
+  const text = renderSpecReference();
+
+  it("documents every x-skiff key with its type, default and description", () => {
+    expect(text).toContain(
+      "| `port` | integer 1–65535 |  | Container port the edge routes HTTP traffic to. A service with a port and a route is a web service. |",
+    );
+    expect(text).toContain("| `path` | string | `/` |");
+    expect(text).toContain("| `timeout` | duration | `30s` |");
+    expect(text).toContain("| `cpu` | integer 1–100 | `70` |");
+    expect(text).toContain("| `image` | size |  |");
+    expect(text).toContain("| `test` | list of mappings |  |");
+    for (const key of [
+      "domains",
+      "health",
+      "autoscale",
+      "budget",
+      "interval",
+      "retries",
+      "host",
+      "min",
+      "max",
+      "service",
+      "run",
+    ]) {
+      expect(text).toContain(`| \`${key}\` |`);
+    }
+  });
+
+  it("lists honoured Compose keys and the ignored ones with advice", () => {
+    for (const key of [
+      "build",
+      "image",
+      "command",
+      "entrypoint",
+      "environment",
+      "env_file",
+      "expose",
+      "healthcheck",
+      "depends_on",
+      "volumes",
+      "deploy",
+      "stop_grace_period",
+      "user",
+      "working_dir",
+      "labels",
+      "replicas",
+      "update_config",
+      "limits",
+    ]) {
+      expect(text).toContain(`| \`${key}\` |`);
+    }
+    expect(text).toContain(
+      "- `ports`: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames.",
+    );
+    expect(text).toMatch(/- not supported: .*`privileged`.*`cap_add`/);
+  });
+
+  it("docs/SPEC.md is up to date", () => {
+    if (process.env.SKIFF_WRITE_SPEC_REFERENCE === "1") writeFileSync(DOCS, text);
+    let current = "";
+    try {
+      current = readFileSync(DOCS, "utf8");
+    } catch {
+      // missing: reported below
+    }
+    expect(
+      current === text,
+      "docs/SPEC.md differs from the schema. Regenerate it: `npm run build && node dist/spec/write-reference.js` (or `SKIFF_WRITE_SPEC_REFERENCE=1 npx vitest run --project unit src/spec/reference.test.ts`)",
+    ).toBe(true);
+  });
+});

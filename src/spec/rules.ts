@@ -1,0 +1,205 @@
+// Rules that span fields or services, run on the normalised spec. Each one
+// reports at the value that has to change and says how to fix it.
+
+import { checkVolumeName, isDnsLabel, toDnsLabel } from "./forms.js";
+import { closest } from "./keys.js";
+import type { SourceMap } from "./locate.js";
+import type { ServiceOrigins } from "./normalise.js";
+import type { ProblemList, SpecPath } from "./problem.js";
+import type { ServiceSpec, TestSpec } from "./types.js";
+
+/** Everything the rules look at. Services that failed validation are only in `names`. */
+export interface RuleInput {
+  /** Every service name in the file, in file order, valid or not. */
+  names: string[];
+  /** The services that passed validation. */
+  services: Map<string, { spec: ServiceSpec; origins: ServiceOrigins }>;
+  /** Declared top-level volumes; undefined when that key itself was invalid (then volume rules are skipped). */
+  volumes: string[] | undefined;
+  tests: { test: TestSpec; path: SpecPath }[];
+  map: SourceMap;
+  problems: ProblemList;
+}
+
+/** Applies the cross-field rules, reporting into `input.problems`. */
+export function checkRules(input: RuleInput): void {
+  const { names, services, map, problems } = input;
+  const error = (path: SpecPath, message: string) =>
+    problems.add("error", map.at(path), path, message);
+  const keyError = (path: SpecPath, message: string) =>
+    problems.add("error", map.keyAt(path), path, message);
+  const known = new Set(names);
+  const list = names.join(", ");
+  const unknownService = (name: string) => {
+    const guess = closest(name, names);
+    return `${JSON.stringify(name)} is not a service in this file (services: ${list})${guess ? `; did you mean ${JSON.stringify(guess)}?` : ""}`;
+  };
+
+  for (const name of names) {
+    if (!isDnsLabel(name)) {
+      keyError(
+        ["services", name],
+        `service names must be DNS labels (lowercase letters, digits and -, at most 63 characters, no - at either end), because a service's name is its hostname on the app network; try ${JSON.stringify(toDnsLabel(name))}`,
+      );
+    }
+  }
+
+  for (const volume of input.volumes ?? []) {
+    const bad = checkVolumeName(volume);
+    if (bad) keyError(["volumes", volume], bad);
+  }
+
+  const portServices = [...services.values()].filter((s) => s.spec.skiff.port !== undefined);
+  const domainOwners = new Map<string, { service: string; path: SpecPath }>();
+
+  for (const { spec, origins } of services.values()) {
+    const at = (...rest: (string | number)[]) => [...origins.self, ...rest];
+    if (!spec.build && !spec.image) {
+      keyError(
+        origins.self,
+        "needs build: (a directory with a Dockerfile) or image: (an image to run)",
+      );
+    }
+
+    for (const dep of spec.dependsOn) {
+      // The entry's name: the list item, or the key in the mapping form.
+      const path = origins.dependsOn.get(dep.service) ?? at("depends_on");
+      if (dep.service === spec.name) {
+        keyError(path, "a service cannot depend on itself");
+      } else if (!known.has(dep.service)) {
+        keyError(path, unknownService(dep.service));
+      } else if (dep.condition === "service_healthy") {
+        const target = services.get(dep.service)?.spec;
+        if (target && !hasHealthCheck(target)) {
+          keyError(
+            path,
+            `condition service_healthy needs a health check on ${dep.service}: give it a healthcheck:, or x-skiff.port for an HTTP check`,
+          );
+        }
+      }
+    }
+
+    spec.volumes.forEach((mount, i) => {
+      if (input.volumes && !input.volumes.includes(mount.source)) {
+        error(
+          origins.volumes[i] ?? at("volumes"),
+          `volume ${JSON.stringify(mount.source)} is not declared; add \`${mount.source}: {}\` under the top-level volumes: key`,
+        );
+      }
+    });
+
+    if (spec.volumes.length > 0) {
+      const why = `a service with a named volume (${spec.volumes[0]?.source}) is stateful: it runs as one container, because two must never write the same volume at once`;
+      if (spec.replicas > 1) error(at("deploy", "replicas"), `${why} (got ${spec.replicas})`);
+      if (spec.skiff.autoscale) keyError(at("x-skiff", "autoscale"), `${why}; remove autoscale`);
+      if (spec.update.order === "start-first") {
+        error(at("deploy", "update_config", "order"), `${why}; use stop-first`);
+      }
+    }
+
+    if (spec.skiff.port === undefined) {
+      if (spec.skiff.domains.length > 0) {
+        keyError(
+          at("x-skiff", "domains"),
+          "needs x-skiff.port: the container port the edge routes these domains to",
+        );
+      }
+      if (spec.skiff.health) {
+        keyError(
+          at("x-skiff", "health"),
+          "needs x-skiff.port: the container port the HTTP check connects to",
+        );
+      }
+    } else if (spec.skiff.domains.length === 0 && portServices.length > 1) {
+      problems.add(
+        "warning",
+        map.at(at("x-skiff", "port")),
+        at("x-skiff", "port"),
+        `${spec.name} has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains`,
+      );
+    }
+
+    const auto = spec.skiff.autoscale;
+    if (auto) {
+      if (auto.min > auto.max) {
+        error(
+          at("x-skiff", "autoscale", "min"),
+          `must not be greater than max (${auto.max}) (got ${auto.min})`,
+        );
+      } else if (spec.replicas < auto.min || spec.replicas > auto.max) {
+        error(
+          at("deploy", "replicas"),
+          `must be within x-skiff.autoscale min and max (${auto.min} to ${auto.max}), or left out to start at min (got ${spec.replicas})`,
+        );
+      }
+    }
+
+    spec.skiff.domains.forEach((domain, i) => {
+      const path = origins.domains[i] ?? at("x-skiff", "domains");
+      const owner = domainOwners.get(domain);
+      if (owner) {
+        const first = map.at(owner.path);
+        error(
+          path,
+          `domain ${domain} is already routed to ${owner.service === spec.name ? "this service" : `service ${owner.service}`} (line ${first.line}); a domain can go to one service only`,
+        );
+      } else {
+        domainOwners.set(domain, { service: spec.name, path });
+      }
+    });
+  }
+
+  for (const { test, path } of input.tests) {
+    if (!known.has(test.service)) error([...path, "service"], unknownService(test.service));
+  }
+
+  for (const cycle of findCycles(names, services)) {
+    const [first, second] = cycle;
+    const origin = services.get(first as string)?.origins;
+    const path = origin?.dependsOn.get(second as string) ?? ["services", first as string];
+    keyError(
+      path,
+      `dependency cycle: ${cycle.join(" → ")}; no service in it could start first. Remove one of these depends_on entries`,
+    );
+  }
+}
+
+function hasHealthCheck(spec: ServiceSpec): boolean {
+  if (spec.healthcheck && !spec.healthcheck.disabled) return true;
+  return spec.skiff.port !== undefined || spec.skiff.health !== undefined;
+}
+
+/** Each dependency cycle once, as names starting and ending with its earliest service in file order. */
+function findCycles(names: string[], services: RuleInput["services"]): string[][] {
+  const order = new Map(names.map((n, i) => [n, i]));
+  const state = new Map<string, "active" | "done">();
+  const stack: string[] = [];
+  const seen = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (name: string) => {
+    state.set(name, "active");
+    stack.push(name);
+    for (const dep of services.get(name)?.spec.dependsOn ?? []) {
+      if (dep.service === name || !services.has(dep.service)) continue;
+      const s = state.get(dep.service);
+      if (s === "active") {
+        const members = stack.slice(stack.indexOf(dep.service));
+        // Rotate so the cycle starts at its earliest service: the same cycle reads the same way every time.
+        const start = members.reduce((a, b) => ((order.get(b) ?? 0) < (order.get(a) ?? 0) ? b : a));
+        const k = members.indexOf(start);
+        const rotated = [...members.slice(k), ...members.slice(0, k)];
+        const id = [...rotated].sort().join("\u0000");
+        if (!seen.has(id)) {
+          seen.add(id);
+          cycles.push([...rotated, start]);
+        }
+      } else if (s === undefined) {
+        visit(dep.service);
+      }
+    }
+    stack.pop();
+    state.set(name, "done");
+  };
+  for (const name of names) if (services.has(name) && !state.has(name)) visit(name);
+  return cycles;
+}

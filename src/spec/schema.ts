@@ -1,0 +1,777 @@
+// The one schema of the app spec: the Compose keys Skiff honours, the
+// Compose keys it knows but ignores (with what to do instead), and the
+// `x-skiff` extension keys. Validation, the JSON Schema for editors and
+// docs/SPEC.md are all derived from the definitions in this file.
+//
+// Messages follow one pattern, "must be <what is valid>"; the validator adds
+// "(got <value>)" from the file, so every error says what would be valid.
+
+import { posix } from "node:path";
+import { z } from "zod";
+import {
+  anonymousVolume,
+  BIND_MOUNT_REFUSED,
+  checkTarget,
+  checkVolumeName,
+  isHostname,
+  isImageReference,
+  parseExpose,
+  parseVolumeShort,
+  repoPath,
+} from "./forms.js";
+import { splitCommand } from "./shell-words.js";
+import { parseBytes, parseDuration } from "./units.js";
+
+/** Marks a custom issue whose message already shows the offending value. */
+const SHOWS_VALUE = { showsValue: true } as const;
+
+// ---------------------------------------------------------------------------
+// Registries the key checker and the reference docs read.
+
+const ignoredBySchema = new WeakMap<z.ZodType, Record<string, string>>();
+const typeLabels = new WeakMap<z.ZodType, string>();
+
+/** Registers the Compose keys an object schema knows but ignores, each with advice. */
+function section<T extends z.ZodType>(schema: T, ignored: Record<string, string>): T {
+  ignoredBySchema.set(schema, ignored);
+  return schema;
+}
+
+/** The Compose keys that `schema` (an object) knows but Skiff ignores, with advice for each. */
+export function ignoredKeysOf(schema: z.ZodType): Record<string, string> | undefined {
+  return ignoredBySchema.get(schema);
+}
+
+function labelled<T extends z.ZodType>(schema: T, label: string): T {
+  typeLabels.set(schema, label);
+  return schema;
+}
+
+/** The human type name of a field for the reference docs (`duration`, `integer 1–65535`, ...). */
+export function typeLabelOf(schema: z.ZodType): string | undefined {
+  return typeLabels.get(schema);
+}
+
+// ---------------------------------------------------------------------------
+// Field helpers. Numbers and booleans also accept strings, because an
+// interpolated value (`replicas: ${REPLICAS}`) is always a string, as in Compose.
+
+const NUMERIC = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
+const toNumber = (v: unknown) => (typeof v === "string" && NUMERIC.test(v) ? Number(v) : v);
+const toBoolean = (v: unknown) => (v === "true" ? true : v === "false" ? false : v);
+const toText = (v: unknown) => (typeof v === "number" ? String(v) : v);
+// In a command, `[CMD, true]` means the program `true`, not a boolean.
+const toArg = (v: unknown) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v);
+const ARG = z.preprocess(toArg, z.string({ error: "must be a string" }));
+
+function wholeNumber(description: string, min: number, max?: number) {
+  const m =
+    max === undefined
+      ? `must be a whole number ≥ ${min}`
+      : `must be a whole number from ${min} to ${max}`;
+  let n = z.number({ error: m }).int({ error: m }).min(min, { error: m });
+  if (max !== undefined) n = n.max(max, { error: m });
+  return labelled(
+    z.preprocess(toNumber, n).describe(description),
+    max === undefined ? `integer ≥ ${min}` : `integer ${min}–${max}`,
+  );
+}
+
+/** A problem a `text` check found; `showsValue` when the message already quotes the value. */
+type TextProblem = { message: string; showsValue?: boolean } | undefined;
+
+function text(description: string, check?: (value: string) => TextProblem) {
+  let s = z.string({ error: "must be a string" });
+  if (check) {
+    s = s.superRefine((value, ctx) => {
+      const problem = check(value);
+      if (problem) {
+        ctx.addIssue({
+          code: "custom",
+          message: problem.message,
+          params: problem.showsValue ? SHOWS_VALUE : undefined,
+        });
+      }
+    });
+  }
+  return labelled(z.preprocess(toText, s).describe(description), "string");
+}
+
+/** A `text` check for paths that must stay inside the repository. */
+const insideRepo = (value: string): TextProblem => {
+  const p = repoPath(value);
+  return p.ok ? undefined : { message: p.message, showsValue: true };
+};
+
+function flag(description: string) {
+  const m = "must be true or false";
+  return labelled(
+    z.preprocess(toBoolean, z.boolean({ error: m })).describe(description),
+    "boolean",
+  );
+}
+
+function duration(description: string) {
+  const m = "must be a duration like 10s, 1m30s or 500ms";
+  return labelled(
+    z
+      .string({ error: m })
+      .refine((s) => parseDuration(s) !== undefined, { error: m })
+      .describe(description),
+    "duration",
+  );
+}
+
+function bytes(description: string, min?: { bytes: number; text: string }) {
+  const m = min
+    ? `must be a size of at least ${min.text}, like 512m or 1g`
+    : "must be a size like 512m, 1g or 100MB";
+  return labelled(
+    z
+      .union([z.number({ error: m }), z.string({ error: m })], { error: m })
+      .refine(
+        (v) => {
+          const n = parseBytes(v);
+          return n !== undefined && n >= (min?.bytes ?? 0);
+        },
+        { error: m },
+      )
+      .describe(description),
+    "size",
+  );
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, description: string) {
+  return labelled(
+    z.enum(values, { error: `must be one of ${values.join(", ")}` }).describe(description),
+    values.join(" | "),
+  );
+}
+
+function hostname(description: string) {
+  const m = "must be a hostname like shop.example.com (no scheme, port or path)";
+  return labelled(
+    z
+      .string({ error: m })
+      .refine((s) => isHostname(s), { error: m })
+      .describe(description),
+    "hostname",
+  );
+}
+
+/** A mapping with exactly these keys (the key checker has removed ignored and x- keys before validation). */
+function mapping<T extends z.core.$ZodLooseShape>(shape: T) {
+  return z.strictObject(shape, { error: "must be a mapping" });
+}
+
+const KV_VALUE = z.union([z.string(), z.number(), z.boolean(), z.null()], {
+  error: "must be a string, a number, true/false or empty",
+});
+
+/** Compose's list-or-mapping form: `[KEY=VALUE, KEY]` or `{KEY: VALUE}`. */
+function listOrMap(description: string, checkKey?: (key: string) => string | undefined) {
+  return z
+    .union(
+      [
+        z.array(z.preprocess(toText, z.string({ error: "must be a KEY=VALUE string" }))),
+        z.record(z.string(), KV_VALUE),
+      ],
+      { error: "must be a list of KEY=VALUE strings or a mapping of KEY: value" },
+    )
+    .superRefine((value, ctx) => {
+      const entries: [string | number, string][] = Array.isArray(value)
+        ? value.map((item, i) => [i, item.split("=")[0] ?? ""])
+        : Object.keys(value).map((k) => [k, k]);
+      for (const [at, key] of entries) {
+        const problem =
+          key.trim() === ""
+            ? "must start with a non-empty KEY, as in KEY=VALUE"
+            : key !== key.trim()
+              ? `the KEY must not start or end with spaces (got ${JSON.stringify(key)})`
+              : checkKey?.(key);
+        if (problem)
+          ctx.addIssue({ code: "custom", path: [at], message: problem, params: SHOWS_VALUE });
+      }
+    })
+    .describe(description);
+}
+
+const CONDITIONS = [
+  "service_started",
+  "service_healthy",
+  "service_completed_successfully",
+] as const;
+
+// ---------------------------------------------------------------------------
+// x-skiff: Skiff's own keys. Each field's describe() text is its documentation.
+
+export const healthSchema = mapping({
+  path: z
+    .string({ error: "must be a URL path starting with /, like /healthz" })
+    .startsWith("/", { error: "must be a URL path starting with /, like /healthz" })
+    .default("/")
+    .describe("HTTP path Skiff requests on the container port; any 2xx or 3xx answer is healthy."),
+  timeout: duration(
+    "How long a new replica may take to become healthy during a deploy; past it the deploy fails and the old release keeps serving.",
+  ).default("30s"),
+  interval: duration("Time between two checks.").default("2s"),
+  retries: wholeNumber(
+    "Consecutive failed checks before a running replica counts as unhealthy.",
+    1,
+  ).default(3),
+  host: hostname(
+    "Host header sent with the check. Default: the service's first domain.",
+  ).optional(),
+}).describe(
+  "HTTP health check Skiff runs against the container port. A web service gets one with these defaults even without this key, unless it has a Compose healthcheck.",
+);
+
+export const autoscaleSchema = mapping({
+  min: wholeNumber("Fewest replicas to run.", 1).default(1),
+  max: wholeNumber("Most replicas to run.", 1),
+  cpu: wholeNumber(
+    "Target average CPU use per replica, in percent of its CPU limit (or of one CPU without a limit).",
+    1,
+    100,
+  ).default(70),
+}).describe("Scale the replica count between min and max to keep average CPU near the target.");
+
+export const budgetSchema = mapping({
+  image: bytes(
+    "Largest acceptable image size; a bigger image fails the build stage and names its largest layers.",
+  ).optional(),
+}).describe("Limits Skiff measures every build against.");
+
+export const xSkiffServiceSchema = mapping({
+  port: wholeNumber(
+    "Container port the edge routes HTTP traffic to. A service with a port and a route is a web service.",
+    1,
+    65535,
+  ).optional(),
+  domains: z
+    .array(hostname("A hostname routed to this service."), {
+      error: "must be a list of hostnames",
+    })
+    .describe(
+      "Hostnames the edge routes to this service. Default: APP.localhost for the app's only service with a port.",
+    )
+    .optional(),
+  health: healthSchema.optional(),
+  autoscale: autoscaleSchema.optional(),
+  budget: budgetSchema.optional(),
+}).describe("Skiff's settings for one service.");
+
+export const xSkiffTestSchema = mapping({
+  service: text("Service whose built image runs the command."),
+  run: text("Command run with /bin/sh -c in a fresh container of that image."),
+}).describe("A test command; a non-zero exit fails the pipeline before anything is published.");
+
+export const xSkiffAppSchema = mapping({
+  test: z
+    .array(xSkiffTestSchema, { error: "must be a list of {service, run} mappings" })
+    .describe("Commands the test stage runs, in order, after the build and before publishing.")
+    .optional(),
+}).describe("Skiff's settings for the whole app.");
+
+// ---------------------------------------------------------------------------
+// Compose service keys.
+
+const buildContext = text(
+  "Directory holding the Dockerfile, relative to the spec file and inside the repository.",
+  insideRepo,
+);
+
+export const buildSchema = section(
+  mapping({
+    context: buildContext.default("."),
+    dockerfile: text("Dockerfile path relative to the context. Default: Dockerfile.").optional(),
+    target: text("Stage of a multi-stage Dockerfile to build.").optional(),
+    args: listOrMap(
+      "Build arguments. An argument without a value takes it from the app's config.",
+    ).optional(),
+  })
+    .superRefine((build, ctx) => {
+      if (build.dockerfile === undefined) return;
+      const context = repoPath(build.context);
+      const shown = context.ok ? context.value : build.context;
+      const inside =
+        !build.dockerfile.startsWith("/") &&
+        !posix
+          .relative(build.context, posix.join(build.context, build.dockerfile))
+          .startsWith("..");
+      if (!inside) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["dockerfile"],
+          message: `must be a path inside the build context (${shown}), because only the context is sent to the builder (got ${JSON.stringify(build.dockerfile)})`,
+          params: SHOWS_VALUE,
+        });
+      }
+    })
+    .describe("Long form of build."),
+  {
+    dockerfile_inline: "keep the Dockerfile in the repository and name it with dockerfile:",
+    ssh: "SSH forwarding needs a BuildKit session, which Skiff's builds do not open",
+    secrets: "build secrets need a BuildKit session, which Skiff's builds do not open",
+    cache_from:
+      "Skiff picks cache sources itself: its warm builder cache and the previous release's image",
+    cache_to: "Skiff keeps the build cache itself",
+    no_cache: "builds always use the cache; change the Dockerfile step to invalidate it",
+    pull: "Skiff does not pull base images from the internet",
+    additional_contexts: "put everything the build needs inside the build context",
+    network: "builds use Docker's default build network",
+    labels: "add LABEL instructions to the Dockerfile",
+    tags: "Skiff tags images with the app, service and release",
+    platforms: "Skiff builds for the platform of its Docker Engine",
+    shm_size: "",
+    extra_hosts: "",
+    isolation: "",
+    privileged: "",
+    ulimits: "",
+    entitlements: "",
+  },
+);
+
+const commandSchema = z
+  .union([z.string(), z.array(ARG)], {
+    error: "must be a command string or a list of strings",
+  })
+  .superRefine((value, ctx) => {
+    if (typeof value !== "string") return;
+    const split = splitCommand(value);
+    if (!split.ok) ctx.addIssue({ code: "custom", message: split.error, params: SHOWS_VALUE });
+  });
+
+const healthTestSchema = z
+  .union(
+    [
+      z.string(),
+      z.array(ARG).min(1, { error: 'must not be empty; use ["NONE"] to disable the check' }),
+    ],
+    {
+      error:
+        'must be a shell command string or a list like ["CMD", "curl", "-f", "http://localhost/"]',
+    },
+  )
+  .superRefine((value, ctx) => {
+    if (!Array.isArray(value)) return;
+    const first = value[0];
+    if (first !== "CMD" && first !== "CMD-SHELL" && first !== "NONE") {
+      ctx.addIssue({
+        code: "custom",
+        path: [0],
+        message:
+          "must be CMD (run the rest as a command), CMD-SHELL (run it with /bin/sh -c) or NONE (no check)",
+      });
+    } else if (first !== "NONE" && value.length < 2) {
+      ctx.addIssue({
+        code: "custom",
+        message: `needs a command after ${first}, like ["${first}", "curl", "-f", "http://localhost/"]`,
+        params: SHOWS_VALUE,
+      });
+    }
+  })
+  .describe(
+    "Check command: a string runs with /bin/sh -c; a list starts with CMD, CMD-SHELL or NONE.",
+  );
+
+export const healthcheckSchema = section(
+  mapping({
+    test: healthTestSchema.optional(),
+    interval: duration("Time between checks. Docker's default: 30s.").optional(),
+    timeout: duration("Time one check may take. Docker's default: 30s.").optional(),
+    retries: wholeNumber(
+      "Consecutive failures before the container is unhealthy. Docker's default: 3.",
+      0,
+    ).optional(),
+    start_period: duration("Time after start during which failures do not count.").optional(),
+    disable: flag("true turns off the image's HEALTHCHECK.").optional(),
+  }).describe(
+    "Docker health check; a deploy waits for new replicas to be healthy before switching traffic.",
+  ),
+  {
+    start_interval: "it needs Docker Engine 25 (API 1.44); Skiff supports Engine 20.10 and later",
+  },
+);
+
+export const dependsOnEntrySchema = section(
+  mapping({
+    condition: oneOf(CONDITIONS, "What to wait for before starting this service.").default(
+      "service_started",
+    ),
+  }).describe("Long form of one depends_on entry."),
+  {
+    restart: "Skiff does not restart dependents when a dependency restarts",
+    required: "every dependency is required",
+  },
+);
+
+const VOLUME_TYPES = ["volume", "bind", "tmpfs", "npipe", "cluster", "image"] as const;
+
+export const volumeMountSchema = section(
+  mapping({
+    type: z
+      .enum(VOLUME_TYPES, { error: "must be volume" })
+      .default("volume")
+      .describe("Only volume is supported."),
+    source: text("Name of a volume declared under the top-level volumes: key.").optional(),
+    target: text("Absolute path inside the container."),
+    read_only: flag("Mount the volume read-only.").optional(),
+  })
+    .superRefine((mount, ctx) => {
+      const fail = (path: string[], message: string) =>
+        ctx.addIssue({ code: "custom", path, message, params: SHOWS_VALUE });
+      if (mount.type === "bind") return fail(["type"], BIND_MOUNT_REFUSED);
+      if (mount.type !== "volume") {
+        return fail(
+          ["type"],
+          `only named volumes (type: volume) are supported, so that a release can run on any host (got ${JSON.stringify(mount.type)})`,
+        );
+      }
+      if (mount.source === undefined || mount.source === "") {
+        return fail([], anonymousVolume(mount.target));
+      }
+      const badName = checkVolumeName(mount.source);
+      if (badName) fail(["source"], badName);
+      const badTarget = checkTarget(mount.target);
+      if (badTarget) fail(["target"], badTarget);
+    })
+    .describe("Long form of a volume mount."),
+  {
+    volume: "volume options (nocopy, subpath) are not applied",
+    bind: "",
+    tmpfs: "",
+    image: "",
+    consistency: "",
+  },
+);
+
+const volumeShortSchema = z.string().superRefine((value, ctx) => {
+  const parsed = parseVolumeShort(value);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.message, params: SHOWS_VALUE });
+});
+
+export const envFileEntrySchema = section(
+  mapping({
+    path: text("Path of the file, relative to the spec file."),
+    required: flag("false skips the file when it does not exist.").default(true),
+  }).describe("Long form of one env_file entry."),
+  { format: "env files are read in Compose's own KEY=VALUE format" },
+);
+
+const envFilePath = text("Path of an env file, relative to the spec file.", insideRepo);
+
+export const limitsSchema = section(
+  mapping({
+    cpus: labelled(
+      z
+        .preprocess(
+          toNumber,
+          z
+            .number({ error: "must be a number of CPUs greater than 0, like 0.5 or 2" })
+            .positive({ error: "must be a number of CPUs greater than 0, like 0.5 or 2" }),
+        )
+        .describe("CPUs each replica may use, like 0.5."),
+      "number > 0",
+    ).optional(),
+    memory: bytes("Memory each replica may use, like 512m; it is killed above it.", {
+      bytes: 6 * 1024 * 1024,
+      text: "6m (Docker's minimum)",
+    }).optional(),
+  }).describe("Resource limits for each replica."),
+  { pids: "", devices: "" },
+);
+
+export const resourcesSchema = section(
+  mapping({ limits: limitsSchema.optional() }).describe("Resources of each replica."),
+  { reservations: "Skiff caps replicas with limits; it does not reserve capacity" },
+);
+
+export const updateConfigSchema = section(
+  mapping({
+    order: oneOf(
+      ["start-first", "stop-first"],
+      "start-first starts new replicas before stopping old ones (no downtime); stop-first stops old ones first. Default: start-first, and stop-first for a stateful service.",
+    ).optional(),
+    failure_action: oneOf(
+      ["rollback", "pause", "continue"],
+      "What a deploy does when a new replica does not become healthy: rollback removes the new replicas and keeps the old release serving; pause stops the rollout where it is; continue goes on. Default: rollback.",
+    ).optional(),
+  }).describe("How a deploy replaces replicas."),
+  {
+    parallelism: "Skiff replaces replicas one at a time",
+    delay: "",
+    monitor: "",
+    max_failure_ratio: "",
+  },
+);
+
+export const deploySchema = section(
+  mapping({
+    replicas: wholeNumber("Number of containers to run. Default: 1.", 0).optional(),
+    resources: resourcesSchema.optional(),
+    update_config: updateConfigSchema.optional(),
+  }).describe("How the service runs."),
+  {
+    mode: "every service is replicated; use replicas",
+    endpoint_mode: "services reach each other by name on the app network",
+    labels: "use labels: on the service",
+    rollback_config: "a rollback redeploys an earlier release using update_config",
+    restart_policy: "Skiff restarts failed replicas itself",
+    placement: "",
+  },
+);
+
+export const serviceSchema = section(
+  mapping({
+    build: z
+      .union([buildContext, buildSchema], {
+        error: "must be a build context path, or a mapping with context, dockerfile, target, args",
+      })
+      .describe(
+        "Build the image from a Dockerfile: a context directory, or {context, dockerfile, target, args}.",
+      )
+      .optional(),
+    image: text("Image to run; with build:, the name of the built image.", (s) =>
+      isImageReference(s)
+        ? undefined
+        : {
+            message:
+              "must be an image reference like registry.example.com/team/api:1.4 (lowercase name, optional :tag or @digest)",
+          },
+    ).optional(),
+    command: commandSchema
+      .describe(
+        "Overrides the image's CMD: a list, or a string split into words like Compose (no shell).",
+      )
+      .nullable()
+      .optional(),
+    entrypoint: commandSchema
+      .describe("Overrides the image's ENTRYPOINT, in the same forms as command.")
+      .nullable()
+      .optional(),
+    environment: listOrMap(
+      "Environment variables. A variable without a value takes it from the app's config.",
+    ).optional(),
+    env_file: z
+      .union(
+        [
+          envFilePath,
+          z.array(
+            z.union([envFilePath, envFileEntrySchema], {
+              error: "must be a path or a mapping with path and required",
+            }),
+          ),
+        ],
+        { error: "must be a path or a list of paths" },
+      )
+      .describe("Files of KEY=VALUE lines, relative to the spec file; environment: wins over them.")
+      .optional(),
+    expose: z
+      .array(
+        z
+          .union([z.number(), z.string()], { error: "must be a port like 3000 or 3000/udp" })
+          .superRefine((value, ctx) => {
+            const p = parseExpose(value);
+            if (!p.ok) ctx.addIssue({ code: "custom", message: p.message, params: SHOWS_VALUE });
+          }),
+        { error: "must be a list of ports" },
+      )
+      .describe(
+        "Ports other services use; documentation only, as every port is reachable on the app network.",
+      )
+      .optional(),
+    healthcheck: healthcheckSchema.optional(),
+    depends_on: z
+      .union(
+        [
+          z.array(z.string({ error: "must be a service name" })),
+          z.record(z.string(), dependsOnEntrySchema),
+        ],
+        { error: "must be a list of service names or a mapping of name: {condition}" },
+      )
+      .describe("Services to start first, and what to wait for.")
+      .optional(),
+    volumes: z
+      .array(
+        z.union([volumeShortSchema, volumeMountSchema], {
+          error: "must be NAME:/path[:ro] or a mapping with type, source and target",
+        }),
+        { error: "must be a list of volume mounts" },
+      )
+      .describe("Named volumes to mount; a service with one is stateful.")
+      .optional(),
+    // `deploy:` with nothing under it is allowed in Compose.
+    deploy: deploySchema.nullable().optional(),
+    stop_grace_period: duration(
+      "Time between SIGTERM and SIGKILL when a replica stops. Docker's default: 10s.",
+    ).optional(),
+    user: text("User (name or UID[:GID]) the process runs as.").optional(),
+    working_dir: text("Working directory of the process.", (s) =>
+      s.startsWith("/") ? undefined : { message: "must be an absolute path like /app" },
+    ).optional(),
+    labels: listOrMap("Docker labels on each container.", (key) =>
+      key.startsWith("skiff.")
+        ? `labels starting with "skiff." are Skiff's own: it finds its containers by them (got ${JSON.stringify(key)})`
+        : undefined,
+    ).optional(),
+    "x-skiff": xSkiffServiceSchema.nullable().optional(),
+  }).describe("One service: an image and its replicas."),
+  {
+    ports:
+      "Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
+    networks: "services reach each other by service name on the app's own network",
+    network_mode: "services reach each other by service name on the app's own network",
+    links: "services reach each other by service name on the app's own network",
+    external_links: "services reach each other by service name on the app's own network",
+    container_name: "Skiff names containers per release, so that two releases can run side by side",
+    hostname: "a service's hostname on the app network is its name",
+    restart: "Skiff restarts failed replicas itself",
+    scale: "use deploy.replicas",
+    cpus: "use deploy.resources.limits.cpus",
+    mem_limit: "use deploy.resources.limits.memory",
+    secrets: "set secrets with skiff config:set; they reach services as environment variables",
+    configs: "put the file in the image, or its content in the app's config",
+    profiles: "Skiff deploys every service in the file",
+    extends: "write the settings out, or share them with a YAML anchor (<<: *defaults)",
+    develop: "",
+    privileged: "",
+    cap_add: "",
+    cap_drop: "",
+    devices: "",
+    pid: "",
+    ipc: "",
+    userns_mode: "",
+    security_opt: "",
+    ulimits: "",
+    sysctls: "",
+    tmpfs: "",
+    volumes_from: "mount the same named volume instead",
+    logging: "Skiff collects container logs itself (skiff logs)",
+    init: "",
+    tty: "",
+    stdin_open: "",
+    read_only: "",
+    shm_size: "",
+    stop_signal: "",
+    platform: "",
+    pull_policy: "Skiff runs images from its own registry",
+    extra_hosts: "",
+    dns: "",
+    dns_opt: "",
+    dns_search: "",
+    domainname: "",
+    mac_address: "",
+    annotations: "",
+    attach: "",
+    blkio_config: "",
+    cpu_count: "",
+    cpu_percent: "",
+    cpu_shares: "",
+    cpu_period: "",
+    cpu_quota: "",
+    cpu_rt_runtime: "",
+    cpu_rt_period: "",
+    cpuset: "",
+    cgroup: "",
+    cgroup_parent: "",
+    credential_spec: "",
+    device_cgroup_rules: "",
+    gpus: "",
+    group_add: "",
+    isolation: "",
+    label_file: "",
+    mem_reservation: "",
+    mem_swappiness: "",
+    memswap_limit: "",
+    models: "",
+    oom_kill_disable: "",
+    oom_score_adj: "",
+    pids_limit: "",
+    post_start: "",
+    pre_stop: "",
+    provider: "",
+    runtime: "",
+    storage_opt: "",
+    use_api_socket: "",
+    uts: "",
+  },
+);
+
+export const volumeSchema = section(
+  mapping({}).describe("A named volume; Skiff creates it per app."),
+  {
+    name: "Skiff names volumes per app, so two apps never share one",
+    driver: "volumes use Docker's local driver",
+    driver_opts: "volumes use Docker's local driver",
+    external: "Skiff creates and owns the app's volumes",
+    labels: "",
+  },
+);
+
+export const composeSchema = section(
+  mapping({
+    services: z
+      .record(z.string(), serviceSchema, {
+        error: "must be a mapping of service names to services",
+      })
+      .describe(
+        "The app's services, by name; a name is the service's hostname on the app network.",
+      ),
+    volumes: z
+      .record(z.string(), volumeSchema.nullable(), {
+        error: "must be a mapping of volume names",
+      })
+      .describe("Named volumes services may mount, as `name: {}` (or `name:`).")
+      .nullable()
+      .optional(),
+    "x-skiff": xSkiffAppSchema.nullable().optional(),
+  }).describe("A Compose file with Skiff's x-skiff keys."),
+  {
+    version: "the version key is obsolete in Compose; remove it",
+    name: "Skiff names the project after the app",
+    networks: "each app gets its own network, on which services reach each other by name",
+    secrets: "set secrets with skiff config:set; they reach services as environment variables",
+    configs: "put the file in the image, or its content in the app's config",
+    include: "keep the whole app in one file",
+    models: "",
+  },
+);
+
+/** One part of the Compose file, for the reference docs. */
+export interface ComposeSection {
+  /** Where the keys sit, e.g. `services.NAME.deploy`. */
+  path: string;
+  schema: z.ZodType & { shape: Record<string, z.ZodType> };
+}
+
+/** Every object of the Compose file that has keys, in reading order. */
+export const COMPOSE_SECTIONS: readonly ComposeSection[] = [
+  { path: "(Top level)", schema: composeSchema },
+  { path: "services.NAME", schema: serviceSchema },
+  { path: "services.NAME.build", schema: buildSchema },
+  { path: "services.NAME.healthcheck", schema: healthcheckSchema },
+  { path: "services.NAME.depends_on.NAME", schema: dependsOnEntrySchema },
+  { path: "services.NAME.volumes[]", schema: volumeMountSchema },
+  { path: "services.NAME.env_file[]", schema: envFileEntrySchema },
+  { path: "services.NAME.deploy", schema: deploySchema },
+  { path: "services.NAME.deploy.resources", schema: resourcesSchema },
+  { path: "services.NAME.deploy.resources.limits", schema: limitsSchema },
+  { path: "services.NAME.deploy.update_config", schema: updateConfigSchema },
+  { path: "volumes.NAME", schema: volumeSchema },
+];
+
+/** The x-skiff objects, for the reference docs and the JSON Schema. */
+export const X_SKIFF_SECTIONS: readonly ComposeSection[] = [
+  { path: "x-skiff", schema: xSkiffAppSchema },
+  { path: "x-skiff.test[]", schema: xSkiffTestSchema },
+  { path: "services.NAME.x-skiff", schema: xSkiffServiceSchema },
+  { path: "services.NAME.x-skiff.health", schema: healthSchema },
+  { path: "services.NAME.x-skiff.autoscale", schema: autoscaleSchema },
+  { path: "services.NAME.x-skiff.budget", schema: budgetSchema },
+];
+
+/** The validated, not yet normalised shape of one service. */
+export type ServiceInput = z.output<typeof serviceSchema>;
+/** The validated shape of the top-level x-skiff key. */
+export type XSkiffAppInput = z.output<typeof xSkiffAppSchema>;
