@@ -17,10 +17,10 @@ check_node() {
     echo "Node.js 20 is required: apt-get install nodejs npm (or use nodesource), then run this again." >&2
     exit 1
   fi
-  local major
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  if [ "$major" -lt 20 ]; then
-    echo "Node.js $(node -v) is too old; Skiff needs Node.js 20 or newer." >&2
+  # 20.19 is the first Node.js 20 that can require() ES modules, which a
+  # dependency of Fastify's test injector needs.
+  if [ "$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); a > 20 || (a === 20 && b >= 19)')" != true ]; then
+    echo "Node.js $(node -v) is too old; Skiff needs Node.js 20.19 or newer." >&2
     exit 1
   fi
 }
