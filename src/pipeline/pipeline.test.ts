@@ -1,0 +1,201 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AppSpec, Plan } from "../spec/index.js";
+import { openDatabase } from "../state/database.js";
+import { RunStore } from "../state/runs.js";
+import { Store } from "../state/store.js";
+import { Pipeline, type SourceProvider, StageFailure, type StageRunners } from "./pipeline.js";
+import { type RunEvent, readJournal, readStageLog, runDir } from "./run-events.js";
+
+const spec = { file: "compose.yaml", services: {}, volumes: [], tests: [] } as unknown as AppSpec;
+const plan = { app: "shop", services: [], tests: [], volumes: [] } as Plan;
+
+/** Stage runners that log and succeed, unless a test replaces one. */
+function runners(overrides: Partial<StageRunners> = {}): StageRunners {
+  return {
+    loadSpec: (_dir, log) => {
+      log("spec ok");
+      return { spec, plan };
+    },
+    build: async (ctx) => {
+      ctx.log("Step 1/1 : RUN true", "web");
+      return [{ service: "web", repository: "127.0.0.1:5000/shop/web", tags: ["r1"] }];
+    },
+    test: async () => "none",
+    publish: async () => [
+      { service: "web", image: "127.0.0.1:5000/shop/web:r1", digest: "sha256:abc" },
+    ],
+    deploy: async () => "skipped",
+    ...overrides,
+  };
+}
+
+const source = (commit = "0123456789abcdef"): SourceProvider => ({
+  fetch: async (dir, log) => {
+    writeFileSync(join(dir, "compose.yaml"), "services: {}\n");
+    log(`checked out ${commit.slice(0, 12)}`);
+    return { commit };
+  },
+});
+
+describe("Pipeline", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  function setup(stageRunners: StageRunners, concurrency = 2) {
+    const root = mkdtempSync(join(tmpdir(), "skiff-pipeline-"));
+    dirs.push(root);
+    const db = openDatabase(":memory:");
+    new Store(db).createApp("shop");
+    const runs = new RunStore(db);
+    const pipeline = new Pipeline({
+      runs,
+      runners: stageRunners,
+      runsRoot: join(root, "runs"),
+      workRoot: join(root, "work"),
+      concurrency,
+    });
+    return { root, runs, pipeline };
+  }
+
+  it("runs every stage, records the release and journals each event and stage log", async () => {
+    const { root, runs, pipeline } = setup(runners());
+    const submitted = pipeline.submit(
+      "shop",
+      { kind: "git-push", ref: "refs/heads/main" },
+      source(),
+    );
+    const summary = (e: RunEvent) =>
+      e.type === "log" ? e.text : `${e.type}:${"stage" in e ? `${e.stage}:` : ""}${e.status}`;
+    const live: string[] = [];
+    submitted.events.subscribe((e) => live.push(summary(e)));
+    const run = await submitted.finished;
+
+    expect(run).toMatchObject({
+      status: "succeeded",
+      commit: "0123456789abcdef",
+      releaseNumber: 1,
+    });
+    expect(run.stages.map((s) => `${s.name}:${s.status}`)).toEqual([
+      "source:succeeded",
+      "build:succeeded",
+      "test:skipped",
+      "publish:succeeded",
+      "deploy:skipped",
+    ]);
+    expect(run.stages.every((s) => s.startedAt && s.finishedAt && s.durationMs !== undefined)).toBe(
+      true,
+    );
+    expect(runs.listReleases("shop")).toMatchObject([
+      {
+        number: 1,
+        commit: "0123456789abcdef",
+        status: "published",
+        images: [{ service: "web", digest: "sha256:abc" }],
+      },
+    ]);
+    expect(live).toContain("Step 1/1 : RUN true");
+    expect(live.at(-1)).toBe("run:succeeded");
+    const dir = runDir(join(root, "runs"), "shop", 1);
+    // The journal holds everything from the start, numbered without gaps; a late
+    // subscriber saw its tail.
+    const journal = readJournal(dir);
+    expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1));
+    expect(journal[0]).toMatchObject({ type: "run", status: "queued" });
+    expect(journal.slice(-live.length).map(summary)).toEqual(live);
+    expect(readStageLog(dir, "build")).toBe("[web] Step 1/1 : RUN true\n");
+    expect(readStageLog(dir, "publish")).toBe("release r1 published\n");
+  });
+
+  it("fails at the broken stage with its reason and skips the rest, publishing nothing", async () => {
+    const { root, runs, pipeline } = setup(
+      runners({
+        build: async () => {
+          throw new StageFailure("web: step [2/3] RUN npm ci exited with 1", [
+            "npm ERR! missing script",
+          ]);
+        },
+      }),
+    );
+    const run = await pipeline.submit("shop", { kind: "upload" }, source()).finished;
+    expect(run.status).toBe("failed");
+    expect(run.reason).toBe("build failed: web: step [2/3] RUN npm ci exited with 1");
+    expect(run.stages.map((s) => s.status)).toEqual([
+      "succeeded",
+      "failed",
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
+    expect(runs.listReleases("shop")).toEqual([]);
+    expect(readStageLog(runDir(join(root, "runs"), "shop", 1), "build")).toContain(
+      "npm ERR! missing script",
+    );
+  });
+
+  it("supersedes a queued run when a newer one arrives, and runs the newest", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { pipeline } = setup(
+      runners({
+        build: async (ctx) => {
+          if (ctx.run.number === 1) await gate;
+          return [];
+        },
+      }),
+    );
+    const first = pipeline.submit("shop", { kind: "git-push" }, source("1111"));
+    const second = pipeline.submit("shop", { kind: "git-push" }, source("2222"));
+    const third = pipeline.submit("shop", { kind: "git-push" }, source("3333"));
+    expect((await second.finished).status).toBe("superseded");
+    expect((await second.finished).reason).toBe("superseded by run 3, a newer push to shop");
+    release();
+    expect((await first.finished).status).toBe("succeeded");
+    expect(await third.finished).toMatchObject({ status: "succeeded", commit: "3333" });
+  });
+
+  it("cancels a running run through its abort signal", async () => {
+    const { pipeline } = setup(
+      runners({
+        build: (ctx) =>
+          new Promise((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),
+          ),
+      }),
+    );
+    const submitted = pipeline.submit("shop", { kind: "git-push" }, source());
+    await new Promise((resolve) =>
+      submitted.events.subscribe((e) => e.type === "stage" && e.stage === "build" && resolve(e)),
+    );
+    expect(pipeline.cancel(submitted.run.id)).toBe(true);
+    const run = await submitted.finished;
+    expect(run).toMatchObject({ status: "cancelled", reason: "cancelled during build" });
+    expect(run.stages.map((s) => s.status)).toEqual([
+      "succeeded",
+      "cancelled",
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
+    expect(pipeline.cancel(submitted.run.id)).toBe(false);
+  });
+
+  it("marks runs left unfinished by a stopped server as interrupted", () => {
+    const { runs } = setup(runners());
+    const a = runs.createRun("shop", { kind: "git-push" });
+    const b = runs.createRun("shop", { kind: "git-push" });
+    runs.startRun(a.id);
+    runs.startStage(a.id, "source");
+    expect(runs.interruptUnfinished("the server stopped").map((r) => r.status)).toEqual([
+      "interrupted",
+      "interrupted",
+    ]);
+    expect(runs.getRun(a.id)?.stages[0]?.status).toBe("cancelled");
+    expect(runs.getRun(b.id)?.reason).toBe("the server stopped");
+  });
+});

@@ -1,0 +1,258 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { AppSpec, Plan } from "../spec/index.js";
+import type { ReleaseImage, RunRecord, RunStore, RunTrigger, StageName } from "../state/runs.js";
+import { PipelineQueue } from "./queue.js";
+import { RunEvents } from "./run-events.js";
+
+/** A failure a stage reports on purpose: its message is the run's reason, shown to the pusher. */
+export class StageFailure extends Error {
+  constructor(
+    message: string,
+    /** Extra lines for the log (a failing step's output, a container's log tail). */
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = "StageFailure";
+  }
+}
+
+/** Where a run's source comes from: a pushed commit, a fetched commit, an uploaded tree. */
+export interface SourceProvider {
+  /** Writes the source tree into `destDir`; returns the commit when there is one. */
+  fetch(
+    destDir: string,
+    log: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<{ commit?: string }>;
+}
+
+/** What every stage after `source` gets. */
+export interface RunContext {
+  run: RunRecord;
+  app: string;
+  sourceDir: string;
+  spec: AppSpec;
+  plan: Plan;
+  /** The release number this run will create if it publishes. */
+  releaseNumber: number;
+  commit?: string;
+  log(text: string, service?: string): void;
+  signal: AbortSignal;
+}
+
+/** An image the build stage produced for one service, before it is published. */
+export interface BuiltImage {
+  service: string;
+  /** Repository without tag, e.g. 127.0.0.1:5000/shop/web. */
+  repository: string;
+  tags: string[];
+}
+
+/**
+ * The stage implementations. Each throws StageFailure with a message that
+ * says what broke and how to fix it; anything else is reported as an
+ * unexpected error.
+ */
+export interface StageRunners {
+  /** Parses the spec in the source tree; the returned problems are logged. */
+  loadSpec(sourceDir: string, log: (text: string) => void): { spec: AppSpec; plan: Plan };
+  build(ctx: RunContext): Promise<BuiltImage[]>;
+  test(ctx: RunContext, images: BuiltImage[]): Promise<"passed" | "none">;
+  publish(ctx: RunContext, images: BuiltImage[]): Promise<ReleaseImage[]>;
+  /** Makes the release live; "skipped" when there is nothing to deploy to. */
+  deploy(ctx: RunContext, releaseNumber: number): Promise<"deployed" | "skipped">;
+}
+
+export interface PipelineOptions {
+  runs: RunStore;
+  runners: StageRunners;
+  runsRoot: string;
+  workRoot: string;
+  concurrency?: number;
+  now?: () => Date;
+}
+
+/** A run in flight, as the trigger that started it sees it. */
+export interface SubmittedRun {
+  run: RunRecord;
+  events: RunEvents;
+  /** Resolves with the finished run, whatever its outcome. */
+  finished: Promise<RunRecord>;
+}
+
+interface LiveRun {
+  events: RunEvents;
+  controller: AbortController;
+  finish(status: RunRecord["status"], reason?: string, releaseNumber?: number): void;
+}
+
+/**
+ * Turns a commit into a release: source → build → test → publish → deploy.
+ * Runs are queued (one per app at a time, a limited number of apps at once),
+ * each stage's status, timing and log are recorded, and every event streams
+ * to subscribers while it is journaled for replay.
+ */
+export class Pipeline {
+  private readonly queue: PipelineQueue;
+  private readonly live = new Map<number, LiveRun>();
+
+  constructor(private readonly options: PipelineOptions) {
+    this.queue = new PipelineQueue(options.concurrency ?? 2);
+  }
+
+  submit(app: string, trigger: RunTrigger, source: SourceProvider): SubmittedRun {
+    const { runs } = this.options;
+    const run = runs.createRun(app, trigger);
+    const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
+    const controller = new AbortController();
+    let resolveFinished: (run: RunRecord) => void = () => {};
+    const finished = new Promise<RunRecord>((resolve) => {
+      resolveFinished = resolve;
+    });
+    const finish = (status: RunRecord["status"], reason?: string, releaseNumber?: number) => {
+      if (!this.live.has(run.id)) return;
+      this.live.delete(run.id);
+      runs.finishRun(run.id, status, reason, releaseNumber);
+      events.emit({ type: "run", status, ...(reason ? { reason } : {}) });
+      resolveFinished(runs.getRun(run.id) as RunRecord);
+    };
+    this.live.set(run.id, { events, controller, finish });
+    events.emit({ type: "run", status: "queued" });
+    this.queue.enqueue({
+      runId: run.id,
+      app,
+      execute: () => this.execute(run.id, source),
+      supersede: (byRunId) => {
+        const newer = runs.getRun(byRunId);
+        finish(
+          "superseded",
+          `superseded by run ${newer?.number ?? byRunId}, a newer push to ${app}`,
+        );
+      },
+    });
+    return { run: runs.getRun(run.id) as RunRecord, events, finished };
+  }
+
+  /** Cancels a queued or running run; returns false when it already finished. */
+  cancel(runId: number): boolean {
+    const live = this.live.get(runId);
+    if (!live) return false;
+    if (this.queue.remove(runId)) {
+      live.finish("cancelled", "cancelled before it started");
+      return true;
+    }
+    live.controller.abort(new Error("cancelled"));
+    return true;
+  }
+
+  /** The live event stream of a run in flight; undefined once it finished (replay its journal). */
+  liveEvents(runId: number): RunEvents | undefined {
+    return this.live.get(runId)?.events;
+  }
+
+  /** Waits for every queued and running run (shutdown, tests). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async execute(runId: number, source: SourceProvider): Promise<void> {
+    const live = this.live.get(runId);
+    if (!live) return;
+    const { runs, runners } = this.options;
+    const { events, controller } = live;
+    const signal = controller.signal;
+    runs.startRun(runId);
+    events.emit({ type: "run", status: "running" });
+    const run = runs.getRun(runId) as RunRecord;
+    const workDir = join(this.options.workRoot, `${run.app}-${run.number}`);
+    rmSync(workDir, { recursive: true, force: true });
+    mkdirSync(workDir, { recursive: true });
+    let current: StageName = "source";
+    const stage = async <T>(
+      name: StageName,
+      work: (log: (text: string, service?: string) => void) => Promise<T>,
+    ) => {
+      current = name;
+      if (signal.aborted) throw signal.reason;
+      runs.startStage(runId, name);
+      events.emit({ type: "stage", stage: name, status: "running" });
+      const log = (text: string, service?: string) => {
+        for (const line of text.split("\n")) {
+          events.emit({ type: "log", stage: name, text: line, ...(service ? { service } : {}) });
+        }
+      };
+      const result = await work(log);
+      const status = result === "skipped" || result === "none" ? "skipped" : "succeeded";
+      runs.finishStage(runId, name, status);
+      const record = runs.getRun(runId)?.stages.find((s) => s.name === name);
+      events.emit({
+        type: "stage",
+        stage: name,
+        status,
+        ...(record?.durationMs !== undefined ? { durationMs: record.durationMs } : {}),
+      });
+      return result;
+    };
+
+    try {
+      const sourceDir = join(workDir, "src");
+      mkdirSync(sourceDir);
+      const { spec, plan, commit } = await stage("source", async (log) => {
+        const fetched = await source.fetch(sourceDir, log, signal);
+        if (fetched.commit) runs.setCommit(runId, fetched.commit);
+        return { ...runners.loadSpec(sourceDir, log), commit: fetched.commit ?? run.commit };
+      });
+      const releaseNumber = runs.nextReleaseNumber(run.app);
+      const ctxBase = {
+        run: runs.getRun(runId) as RunRecord,
+        app: run.app,
+        sourceDir,
+        spec,
+        plan,
+        releaseNumber,
+        ...(commit ? { commit } : {}),
+        signal,
+      };
+      const images = await stage("build", (log) => runners.build({ ...ctxBase, log }));
+      await stage("test", (log) => runners.test({ ...ctxBase, log }, images));
+      const published = await stage("publish", async (log) => {
+        const released = await runners.publish({ ...ctxBase, log }, images);
+        const release = runs.createRelease({
+          app: run.app,
+          runId,
+          ...(commit ? { commit } : {}),
+          trigger: run.trigger,
+          spec,
+          images: released,
+          status: "published",
+        });
+        log(`release r${release.number} published`);
+        return release;
+      });
+      await stage("deploy", (log) => runners.deploy({ ...ctxBase, log }, published.number));
+      live.finish("succeeded", undefined, published.number);
+    } catch (error) {
+      const failedStage = current;
+      const cancelled = signal.aborted;
+      if (!cancelled) runs.finishStage(runId, failedStage, "failed");
+      events.emit({
+        type: "stage",
+        stage: failedStage,
+        status: cancelled ? "cancelled" : "failed",
+      });
+      if (error instanceof StageFailure) {
+        for (const line of error.details)
+          events.emit({ type: "log", stage: failedStage, text: line });
+      }
+      const reason = cancelled
+        ? `cancelled during ${failedStage}`
+        : error instanceof StageFailure
+          ? `${failedStage} failed: ${error.message}`
+          : `${failedStage} failed with an unexpected error: ${(error as Error).message}`;
+      live.finish(cancelled ? "cancelled" : "failed", reason);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { EventEmitter } from "node:events";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RunStatus, StageName, StageStatus } from "../state/runs.js";
+
+/** One thing that happened in a run, as the pusher, the CLI and the dashboard see it. */
+export type RunEvent =
+  | { seq: number; at: string; type: "run"; status: RunStatus; reason?: string }
+  | {
+      seq: number;
+      at: string;
+      type: "stage";
+      stage: StageName;
+      status: StageStatus;
+      durationMs?: number;
+    }
+  | { seq: number; at: string; type: "log"; stage: StageName; text: string; service?: string };
+
+export type RunEventInput =
+  | { type: "run"; status: RunStatus; reason?: string }
+  | { type: "stage"; stage: StageName; status: StageStatus; durationMs?: number }
+  | { type: "log"; stage: StageName; text: string; service?: string };
+
+const FINAL: readonly RunStatus[] = [
+  "succeeded",
+  "failed",
+  "cancelled",
+  "superseded",
+  "interrupted",
+];
+
+/** Where a run's files live: its event journal and one plain log per stage. */
+export function runDir(runsRoot: string, app: string, number: number): string {
+  return join(runsRoot, app, String(number));
+}
+
+/**
+ * A run's event journal: every event is appended to `events.jsonl` (so a
+ * stream can replay from the start after a restart) and to its stage's plain
+ * log, then handed to live subscribers. Appends are synchronous, so the order
+ * on disk is the order subscribers see.
+ */
+export class RunEvents {
+  private readonly emitter = new EventEmitter();
+  private seq = 0;
+  private finished = false;
+  readonly dir: string;
+
+  constructor(
+    runsRoot: string,
+    readonly app: string,
+    readonly number: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.dir = runDir(runsRoot, app, number);
+    mkdirSync(this.dir, { recursive: true });
+    this.emitter.setMaxListeners(0);
+    this.seq = readJournal(this.dir).length;
+  }
+
+  emit(input: RunEventInput): RunEvent {
+    const event = { seq: ++this.seq, at: this.now().toISOString(), ...input } as RunEvent;
+    appendFileSync(join(this.dir, "events.jsonl"), `${JSON.stringify(event)}\n`);
+    if (event.type === "log") {
+      const prefix = event.service ? `[${event.service}] ` : "";
+      appendFileSync(join(this.dir, `${event.stage}.log`), `${prefix}${event.text}\n`);
+    }
+    if (event.type === "run" && FINAL.includes(event.status)) this.finished = true;
+    this.emitter.emit("event", event);
+    return event;
+  }
+
+  /** Calls `listener` for each new event; returns the unsubscribe function. */
+  subscribe(listener: (event: RunEvent) => void): () => void {
+    this.emitter.on("event", listener);
+    return () => this.emitter.off("event", listener);
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+}
+
+/** Every event recorded for a run, oldest first. */
+export function readJournal(dir: string): RunEvent[] {
+  const file = join(dir, "events.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as RunEvent);
+}
+
+/** A stage's plain-text log, or "" when the stage wrote nothing. */
+export function readStageLog(dir: string, stage: StageName): string {
+  const file = join(dir, `${stage}.log`);
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+}
+
+export function isFinalEvent(event: RunEvent): boolean {
+  return event.type === "run" && FINAL.includes(event.status);
+}
