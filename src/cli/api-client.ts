@@ -44,8 +44,33 @@ export class ApiClient {
     return this.request<T>("DELETE", path);
   }
 
+  /** A plain-text answer (logs). */
+  async text(path: string): Promise<string> {
+    const response = await this.send("GET", path);
+    return response.text();
+  }
+
+  /** A streaming answer (Server-Sent Events); the body is read as it arrives. */
+  async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.send("GET", path, undefined, { accept: "text/event-stream" });
+    if (!response.body) throw new ExitError(`${path} answered without a body`, 1);
+    return response.body;
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
+    const response = await this.send(method, path, body);
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Sends a request; a non-2xx answer becomes an ApiError with the server's message and hint. */
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
@@ -64,6 +89,7 @@ export class ApiClient {
         1,
       );
     }
+    if (response.ok) return response;
     const text = await response.text();
     let parsed: unknown;
     try {
@@ -71,17 +97,14 @@ export class ApiClient {
     } catch {
       parsed = undefined;
     }
-    if (!response.ok) {
-      const error = (parsed as ErrorBody | undefined)?.error;
-      let message = error?.message ?? `${method} ${path} answered ${response.status}`;
-      if (error?.hint) message += `\n${error.hint}`;
-      if (response.status === 401 && !this.token) {
-        message +=
-          "\nNo token found: set SKIFF_TOKEN, or run on the server host where $SKIFF_HOME/admin-token exists.";
-      }
-      throw new ApiError(response.status, (parsed as ErrorBody) ?? {}, message);
+    const error = (parsed as ErrorBody | undefined)?.error;
+    let message = error?.message ?? `${method} ${path} answered ${response.status}`;
+    if (error?.hint) message += `\n${error.hint}`;
+    if (response.status === 401 && !this.token) {
+      message +=
+        "\nNo token found: set SKIFF_TOKEN, or run on the server host where $SKIFF_HOME/admin-token exists.";
     }
-    return parsed as T;
+    throw new ApiError(response.status, (parsed as ErrorBody) ?? {}, message);
   }
 }
 
