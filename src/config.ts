@@ -35,6 +35,12 @@ export interface SkiffPaths {
   registryDir: string;
   edgeDir: string;
   edgeSocket: string;
+  /** Bare git repositories, one per app (APP.git). */
+  repos: string;
+  /** Each run's event journal and stage logs. */
+  runs: string;
+  /** Scratch space for runs in flight (source trees, build contexts). */
+  work: string;
 }
 
 /** The file layout under `$SKIFF_HOME`; one function so every module agrees on it. */
@@ -51,6 +57,9 @@ export function skiffPaths(home: string): SkiffPaths {
     registryDir: join(home, "registry"),
     edgeDir: join(home, "edge"),
     edgeSocket: join(run, "haproxy.sock"),
+    repos: join(home, "repos"),
+    runs: join(home, "runs"),
+    work: join(home, "work"),
   };
 }
 
@@ -78,6 +87,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SkiffConfig {
       throw new ValidationError(
         `SKIFF_REGISTRY_URL=${JSON.stringify(externalUrl)} is not a registry URL`,
         "use the registry's base URL, e.g. https://ghcr.io or http://10.0.0.5:5000",
+      );
+    }
+    if (Boolean(env.SKIFF_REGISTRY_USERNAME) !== Boolean(env.SKIFF_REGISTRY_PASSWORD)) {
+      throw new ValidationError(
+        `only one of SKIFF_REGISTRY_USERNAME and SKIFF_REGISTRY_PASSWORD is set`,
+        "set both to log in to the registry, or neither for a registry without authentication",
       );
     }
     externalRegistry = {

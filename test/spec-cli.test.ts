@@ -80,7 +80,9 @@ describe("skiff spec:check and spec:schema", () => {
       'error: docker-compose.yml:6:17 services.web.deploy.replicas: must be a whole number ≥ 0 (got "two")',
     );
     expect(result.stderr).toContain("error: docker-compose.yml:8:13 services.web.x-skiff.port:");
-    expect(result.stderr).toContain("2 problems in the spec");
+    expect(result.stderr).toContain(
+      "2 problems in the spec; a push with it would stop before building anything",
+    );
 
     const json = await skiffOffline(["spec:check", app, "--json"]);
     expect(json.code).toBe(1);

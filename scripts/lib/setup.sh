@@ -41,6 +41,15 @@ install_debian_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Debian's docker-registry package enables a service of its own on :5000,
+# the port of Skiff's managed registry. Skiff runs the registry itself.
+disable_debian_registry_service() {
+  if [ -d /run/systemd/system ] && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+    say "Disabling Debian's docker-registry service (Skiff runs its own registry on 127.0.0.1:5000)"
+    as_root systemctl disable --now docker-registry
+  fi
+}
+
 install_npm_packages() {
   local stamp="$ROOT/node_modules/.skiff-lock-sha"
   local want
@@ -85,6 +94,7 @@ start_docker() {
 setup_all() {
   check_node
   install_debian_packages
+  disable_debian_registry_service
   install_npm_packages
   build
   start_docker

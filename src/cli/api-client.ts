@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import type { SkiffConfig } from "../config.js";
 import { ExitError } from "../errors.js";
 
+/** How long a request may take; apps:destroy with many images is the slowest. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 /** The body of an API error answer. */
 interface ErrorBody {
   error?: { code?: string; message?: string; hint?: string };
@@ -38,6 +41,10 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>("POST", path, body);
+  }
+
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, body);
   }
 
   delete<T>(path: string): Promise<T> {
@@ -78,6 +85,11 @@ export class ApiClient {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
+        // Streams run as long as their run; everything else has a deadline,
+        // so a hung server never hangs a script.
+        ...(extraHeaders.accept === "text/event-stream"
+          ? {}
+          : { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (error) {

@@ -27,6 +27,10 @@ export function managedEdgeSpec(config: SkiffConfig): ManagedProcessSpec & {
     pidFile: join(config.paths.run, "edge.pid"),
     logFile: join(config.paths.logs, "edge.log"),
     installHint: "install Debian's HAProxy: apt-get install haproxy (scripts/quickstart does this)",
+    ports: [
+      { port: config.edgePort, setting: "SKIFF_EDGE_PORT" },
+      { port: config.edgeStatsPort, setting: "SKIFF_EDGE_STATS_PORT" },
+    ],
     configFile,
     runtime,
     writeConfig() {

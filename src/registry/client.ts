@@ -190,11 +190,19 @@ export class RegistryClient {
    * what was deleted. Other repositories are never touched, even ones that
    * merely start with the same letters (`shop` does not match `shopping`).
    */
-  async deleteRepositoryTags(prefix: string): Promise<DeletedTag[]> {
+  async deleteRepositoryTags(prefix: string, known: readonly string[] = []): Promise<DeletedTag[]> {
     assertRepositoryName(prefix);
-    const repositories = (await this.catalog())
-      .filter((name) => name === prefix || name.startsWith(`${prefix}/`))
-      .sort();
+    const inPrefix = (name: string) => name === prefix || name.startsWith(`${prefix}/`);
+    let listed: string[];
+    try {
+      listed = await this.catalog();
+    } catch (error) {
+      // Hosted registries (GHCR, Docker Hub, ECR) do not offer the catalog;
+      // the repositories Skiff pushed to are then all it can know of.
+      if (known.length === 0) throw error;
+      listed = [];
+    }
+    const repositories = [...new Set([...listed, ...known])].filter(inPrefix).sort();
     const deleted: DeletedTag[] = [];
     for (const repository of repositories) {
       const found: DeletedTag[] = [];

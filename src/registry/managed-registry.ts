@@ -15,8 +15,12 @@ export function renderRegistryConfig(options: { address: string; storageDir: str
     "# Written by skiff on every start; edit Skiff's settings, not this file.",
     "version: 0.1",
     "log:",
-    "  level: info",
+    // Warnings only, and no access log: the supervisor's health probe every
+    // few seconds would otherwise grow the log without bound.
+    "  level: warn",
     "  formatter: text",
+    "  accesslog:",
+    "    disabled: true",
     "storage:",
     "  filesystem:",
     `    rootdirectory: ${JSON.stringify(options.storageDir)}`,
@@ -48,6 +52,7 @@ export function managedRegistrySpec(config: SkiffConfig): ManagedProcessSpec & {
     logFile: join(config.paths.logs, "registry.log"),
     installHint:
       "install Debian's registry: apt-get install docker-registry (scripts/quickstart does this)",
+    ports: [{ port: Number(config.registryAddress.split(":")[1]), setting: "SKIFF_REGISTRY_PORT" }],
     configFile,
     writeConfig() {
       mkdirSync(join(dir, "storage"), { recursive: true });

@@ -7,8 +7,10 @@ import {
   readlinkSync,
   realpathSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
+import { connect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DependencyError } from "../errors.js";
@@ -29,6 +31,12 @@ export interface ManagedProcessSpec {
   logFile: string;
   /** What to install when the executable is missing. */
   installHint: string;
+  /**
+   * TCP ports (on 127.0.0.1) the process listens on, with the setting that
+   * moves each. They must be free before a start: something else answering
+   * there would pass the health check in the moment before ours fails to bind.
+   */
+  ports?: { port: number; setting: string }[];
   /** Answers true when the process serves (its HTTP endpoint or socket answers). */
   isHealthy(): Promise<boolean>;
 }
@@ -48,7 +56,11 @@ export function readPidFile(pidFile: string): number | undefined {
  * process's executable guards against a stale pid file whose pid was reused
  * by an unrelated process, which Skiff must never signal.
  */
-export function isProcessRunning(pid: number, command: string): boolean {
+export function isProcessRunning(
+  pid: number,
+  command: string,
+  args: readonly string[] = [],
+): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // A zombie has exited; it only waits for its parent to collect it.
@@ -56,26 +68,64 @@ export function isProcessRunning(pid: number, command: string): boolean {
     if (state === "Z") return false;
     // An upgraded package leaves running processes on a "(deleted)" executable.
     const exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
-    return exe === realpathSync(command);
+    if (exe !== realpathSync(command)) return false;
+    // Interpreters (node) run many programs: the arguments tell which one this is.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return args.every((arg) => argv.some((a) => a === arg || a.endsWith(`/${arg}`)));
   } catch {
     return false;
   }
 }
 
 /** The pid of the spec's process when it is running, else undefined. */
-export function runningPid(spec: Pick<ManagedProcessSpec, "pidFile" | "command">) {
+export function runningPid(
+  spec: Pick<ManagedProcessSpec, "pidFile" | "command"> & { args?: readonly string[] },
+) {
   const pid = readPidFile(spec.pidFile);
-  return pid !== undefined && isProcessRunning(pid, spec.command) ? pid : undefined;
+  return pid !== undefined && isProcessRunning(pid, spec.command, spec.args ?? [])
+    ? pid
+    : undefined;
 }
 
-/** The last `lines` lines of a log file, for error messages. */
-export function tailFile(file: string, lines = 20): string {
+/** The last `lines` lines of a log file (from byte `offset` on), for error messages. */
+export function tailFile(file: string, lines = 20, offset = 0): string {
   try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    return readFileSync(file)
+      .subarray(offset)
+      .toString("utf8")
+      .trimEnd()
+      .split("\n")
+      .slice(-lines)
+      .join("\n");
   } catch {
     return "";
   }
 }
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+export function portAnswers(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** How long a process must stay up after its health check before it counts as started. */
+const SETTLE_MS = 300;
 
 /**
  * Starts the process detached (own session, stdio to its log file), writes its
@@ -87,8 +137,17 @@ export async function startDetached(
   options: { timeoutMs?: number } = {},
 ): Promise<number> {
   const timeoutMs = options.timeoutMs ?? 15_000;
+  for (const { port, setting } of spec.ports ?? []) {
+    if (await portAnswers(port)) {
+      throw new DependencyError(
+        `cannot start the ${spec.name}: port ${port} on 127.0.0.1 is already taken by another process`,
+        `stop that process (ss -ltnp 'sport = :${port}' shows it; Debian's own docker-registry service is a common one: systemctl disable --now docker-registry), or set ${setting} to another port`,
+      );
+    }
+  }
   mkdirSync(dirname(spec.pidFile), { recursive: true });
   mkdirSync(dirname(spec.logFile), { recursive: true });
+  const logOffset = fileSize(spec.logFile);
   const log = openSync(spec.logFile, "a");
   let pid: number | undefined;
   try {
@@ -115,14 +174,23 @@ export async function startDetached(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isProcessRunning(pid, spec.command)) break;
-    if (await spec.isHealthy()) return pid;
+    if (await spec.isHealthy()) {
+      // Still alive a moment later: it answered, not a stranger on its port.
+      await sleep(SETTLE_MS);
+      if (isProcessRunning(pid, spec.command)) return pid;
+      break;
+    }
     await sleep(100);
   }
   await stopProcess(spec);
   const exited = !isProcessRunning(pid, spec.command);
+  const output = tailFile(spec.logFile, 8, logOffset);
+  const portTaken = /address already in use|cannot bind/i.test(output);
   throw new DependencyError(
-    `the ${spec.name} ${exited ? "exited right after start" : `did not become healthy within ${timeoutMs / 1000}s`}; last lines of ${spec.logFile}:\n${tailFile(spec.logFile)}`,
-    `fix the cause shown in the log (a port already in use is the usual one), then start skiff again`,
+    `the ${spec.name} ${exited ? "exited right after start" : `did not become healthy within ${timeoutMs / 1000}s`}${portTaken ? " because a port it needs is taken" : ""}; its output:\n${output}`,
+    portTaken
+      ? `free the port, or move it with ${(spec.ports ?? []).map((p) => p.setting).join(" / ") || "its setting"}`
+      : `fix the cause shown in ${spec.logFile}, then start skiff again`,
   );
 }
 
@@ -131,7 +199,7 @@ export async function startDetached(
  * `graceMs`. Returns whether a process was running.
  */
 export async function stopProcess(
-  spec: Pick<ManagedProcessSpec, "pidFile" | "command">,
+  spec: Pick<ManagedProcessSpec, "pidFile" | "command"> & { args?: readonly string[] },
   options: { graceMs?: number } = {},
 ): Promise<boolean> {
   const pid = runningPid(spec);

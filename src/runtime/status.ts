@@ -58,15 +58,29 @@ function supervised(states: ProcessState[], name: string): Partial<ComponentStat
   };
 }
 
+/** How long one component may take to answer before status reports it down. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** `promise`, or `fallback` when it has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Checks every component concurrently; a component that is down is reported with what to do. */
 export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
   const { config } = sources;
   const states = sources.processes();
   const registryUrl = config.externalRegistry?.url ?? `http://${config.registryAddress}`;
   const [docker, registry, edge] = await Promise.all([
-    dockerStatus(sources.docker, config.dockerSocket).then(
-      (s): ComponentStatus => ({ address: `unix://${config.dockerSocket}`, ...s }),
-    ),
+    withTimeout(dockerStatus(sources.docker, config.dockerSocket), PROBE_TIMEOUT_MS, {
+      up: false,
+      error: `Docker Engine at ${config.dockerSocket} did not answer within ${PROBE_TIMEOUT_MS / 1000}s`,
+      hint: "the daemon is hung or the socket is not Docker's; check `docker version` and the daemon's log, or SKIFF_DOCKER_SOCKET",
+    }).then((s): ComponentStatus => ({ address: `unix://${config.dockerSocket}`, ...s })),
     (async (): Promise<ComponentStatus> => {
       const base: ComponentStatus = {
         up: false,
@@ -74,6 +88,17 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
         mode: config.externalRegistry ? "external" : "managed",
         ...(config.externalRegistry ? {} : supervised(states, "registry")),
       };
+      const managed = states.find((s) => s.name === "registry");
+      if (!config.externalRegistry && managed && managed.state !== "running") {
+        // Whatever answers on the port, it is not the registry Skiff runs.
+        return {
+          ...base,
+          error: managed.lastError ?? `the managed registry is ${managed.state}`,
+          hint:
+            managed.lastHint ??
+            "skiff server retries with backoff; `skiff events` shows each attempt",
+        };
+      }
       const ping = await sources.registry.ping();
       if (!ping.ok) {
         const state = states.find((s) => s.name === "registry");
@@ -97,6 +122,16 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
         mode: "managed",
         ...supervised(states, "edge"),
       };
+      const managed = states.find((s) => s.name === "edge");
+      if (managed && managed.state !== "running") {
+        return {
+          ...base,
+          error: managed.lastError ?? `the edge is ${managed.state}`,
+          hint:
+            managed.lastHint ??
+            "skiff server retries with backoff; `skiff events` shows each attempt",
+        };
+      }
       try {
         const info = await sources.edgeRuntime.info();
         return {

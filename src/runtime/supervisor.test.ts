@@ -30,7 +30,7 @@ describe("DataPlaneSupervisor", () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
-  function setup(overrides: Partial<SupervisedProcess> = {}) {
+  function setup(overrides: Partial<SupervisedProcess> = {}, stableMs = 0) {
     const dir = mkdtempSync(join(tmpdir(), "skiff-supervisor-"));
     const store = new Store(openDatabase(":memory:"));
     const process = sleeper(dir, overrides);
@@ -39,6 +39,7 @@ describe("DataPlaneSupervisor", () => {
       store,
       logger: quiet,
       backoff: { initialMs: 200, maxMs: 800 },
+      stableMs,
     });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     cleanups.push(async () => {
@@ -80,6 +81,31 @@ describe("DataPlaneSupervisor", () => {
     expect(newPid).not.toBe(pid);
     expect(supervisor.states()[0]).toMatchObject({ state: "running", restarts: 1 });
     expect(kinds(store)).toEqual(["started", "died", "restarted"]);
+  });
+
+  it("backs off a process that keeps dying soon after it starts, instead of restarting it in a loop", async () => {
+    const { store, process, supervisor } = setup({}, 60_000);
+    await supervisor.ensureAll();
+    const kill = async () => {
+      const pid = runningPid(process) as number;
+      globalThis.process.kill(pid, "SIGKILL");
+      while (isProcessRunning(pid, SLEEP)) await new Promise((r) => setTimeout(r, 10));
+      return pid;
+    };
+    const first = await kill();
+    await supervisor.check();
+    expect(runningPid(process)).toBeUndefined();
+    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.2s/);
+    await supervisor.check();
+    expect(runningPid(process)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 250));
+    await supervisor.check();
+    expect(runningPid(process)).not.toBe(first);
+    expect(runningPid(process)).toBeDefined();
+    await kill();
+    await supervisor.check();
+    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.4s/);
+    expect(kinds(store)).toEqual(["started", "died", "restarted", "died"]);
   });
 
   it("replaces a live process after three failed health checks in a row", async () => {

@@ -1,3 +1,4 @@
+import { SkiffError } from "../errors.js";
 import type { Store } from "../state/store.js";
 import type { ManagedProcessSpec } from "./managed-process.js";
 import { runningPid, startDetached } from "./managed-process.js";
@@ -22,6 +23,8 @@ export interface ProcessState {
   /** Restarts since this server started. */
   restarts: number;
   lastError?: string;
+  /** What to do about lastError, when the failure said. */
+  lastHint?: string;
   /** When the next start attempt happens while down (ISO time). */
   nextAttemptAt?: string;
 }
@@ -35,6 +38,8 @@ export interface SupervisorOptions {
   /** Failed health checks in a row before a live but unresponsive process is replaced. */
   unhealthyLimit?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /** A process that dies sooner than this after its start counts as a failed start (backoff grows). */
+  stableMs?: number;
 }
 
 interface Tracked {
@@ -43,6 +48,7 @@ interface Tracked {
   unhealthyChecks: number;
   failures: number;
   nextAttempt: number;
+  startedAt: number;
 }
 
 /**
@@ -57,6 +63,7 @@ export class DataPlaneSupervisor {
   private readonly intervalMs: number;
   private readonly unhealthyLimit: number;
   private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly stableMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
@@ -64,12 +71,14 @@ export class DataPlaneSupervisor {
     this.intervalMs = options.intervalMs ?? 2000;
     this.unhealthyLimit = options.unhealthyLimit ?? 3;
     this.backoff = options.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.stableMs = options.stableMs ?? 30_000;
     this.tracked = options.processes.map((proc) => ({
       process: proc,
       status: { name: proc.name, state: "starting", restarts: 0 },
       unhealthyChecks: 0,
       failures: 0,
       nextAttempt: 0,
+      startedAt: 0,
     }));
   }
 
@@ -110,6 +119,11 @@ export class DataPlaneSupervisor {
     this.options.store.recordEvent(tracked.process.name, kind, message);
   }
 
+  /** Exponential backoff: initialMs, doubling per failure in a row, at most maxMs. */
+  private delay(failures: number): number {
+    return Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (failures - 1));
+  }
+
   private async ensure(tracked: Tracked, reason: "boot" | "check"): Promise<void> {
     const proc = tracked.process;
     const pid = runningPid(proc);
@@ -119,9 +133,12 @@ export class DataPlaneSupervisor {
           this.event(tracked, "adopted", `adopted the running process (pid ${pid})`);
         tracked.status = { ...tracked.status, name: proc.name, pid, state: "running" };
         delete tracked.status.lastError;
+        delete tracked.status.lastHint;
         delete tracked.status.nextAttemptAt;
         tracked.unhealthyChecks = 0;
-        tracked.failures = 0;
+        // Only a process that stayed up a while clears the backoff: one that
+        // starts, answers and dies must not be restarted in a tight loop.
+        if (Date.now() - tracked.startedAt >= this.stableMs) tracked.failures = 0;
         return;
       }
       tracked.unhealthyChecks++;
@@ -138,16 +155,29 @@ export class DataPlaneSupervisor {
         // Already gone: the start below is what matters.
       }
     } else if (reason === "check" && tracked.status.state === "running") {
+      const upFor = Date.now() - tracked.startedAt;
+      let when = "restarting it";
+      if (upFor < this.stableMs) {
+        tracked.failures++;
+        const delay = this.delay(tracked.failures);
+        tracked.nextAttempt = Date.now() + delay;
+        when = `restarting it in ${delay / 1000}s (it died ${Math.round(upFor / 1000)}s after its start)`;
+      }
       this.event(
         tracked,
         "died",
-        `the process (pid ${tracked.status.pid}) is gone; restarting it`,
+        `the process (pid ${tracked.status.pid}) is gone; ${when}`,
         "warn",
       );
+      tracked.status = { ...tracked.status, state: "restarting" };
+      delete tracked.status.pid;
     }
 
     if (Date.now() < tracked.nextAttempt) return;
-    const wasRunning = tracked.status.state === "running" || tracked.status.pid !== undefined;
+    const wasRunning =
+      tracked.status.state === "running" ||
+      tracked.status.state === "restarting" ||
+      tracked.status.pid !== undefined;
     tracked.status.state = wasRunning ? "restarting" : "starting";
     try {
       proc.writeConfig();
@@ -155,16 +185,14 @@ export class DataPlaneSupervisor {
       if (wasRunning || tracked.failures > 0) tracked.status.restarts++;
       tracked.status = { ...tracked.status, pid: newPid, state: "running" };
       delete tracked.status.lastError;
+      delete tracked.status.lastHint;
       delete tracked.status.nextAttemptAt;
-      tracked.failures = 0;
+      tracked.startedAt = Date.now();
       tracked.unhealthyChecks = 0;
       this.event(tracked, wasRunning ? "restarted" : "started", `started (pid ${newPid})`);
     } catch (error) {
       tracked.failures++;
-      const delay = Math.min(
-        this.backoff.maxMs,
-        this.backoff.initialMs * 2 ** (tracked.failures - 1),
-      );
+      const delay = this.delay(tracked.failures);
       tracked.nextAttempt = Date.now() + delay;
       const message = error instanceof Error ? error.message : String(error);
       tracked.status = {
@@ -172,6 +200,7 @@ export class DataPlaneSupervisor {
         state: "down",
         restarts: tracked.status.restarts,
         lastError: message,
+        ...(error instanceof SkiffError && error.hint ? { lastHint: error.hint } : {}),
         nextAttemptAt: new Date(tracked.nextAttempt).toISOString(),
       };
       this.event(tracked, "start_failed", `${message} (next attempt in ${delay / 1000}s)`, "error");

@@ -45,7 +45,15 @@ describe("the admin token", () => {
     const file = tempFile();
     ensureAdminToken(store, file);
     unlinkSync(file);
-    expect(ensureAdminToken(store, file)).toEqual({ created: false });
+    expect(ensureAdminToken(store, file)).toEqual({ created: false, missing: true });
+  });
+
+  it("replaces an empty token file left by a failed write", () => {
+    const file = tempFile();
+    writeFileSync(file, "");
+    const store = new Store(openDatabase(":memory:"));
+    expect(ensureAdminToken(store, file)).toEqual({ created: true });
+    expect(isValidToken(store, readFileSync(file, "utf8").trim())).toBe(true);
   });
 
   it("rejects missing, wrong and near-miss tokens", () => {

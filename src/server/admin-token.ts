@@ -19,7 +19,10 @@ export function newToken(): string {
  * rather than replaced, so scripts holding it keep working.
  * Returns whether a new token was created.
  */
-export function ensureAdminToken(store: Store, file: string): { created: boolean } {
+export function ensureAdminToken(
+  store: Store,
+  file: string,
+): { created: boolean; missing?: boolean } {
   if (existsSync(file)) {
     const token = readFileSync(file, "utf8").trim();
     if (token) {
@@ -30,11 +33,12 @@ export function ensureAdminToken(store: Store, file: string): { created: boolean
   if (store.hasAdminToken()) {
     // The hash exists but the file is gone: the token cannot be recovered, and
     // writing a new one silently would lock out whoever still holds the old one.
-    return { created: false };
+    return { created: false, missing: true };
   }
   const token = newToken();
-  // `wx` fails if another process wrote the file first, so two starts never race.
-  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
+  // An empty file (a failed earlier write) is replaced; otherwise `wx` fails
+  // if another process wrote the file first, so two starts never race.
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: existsSync(file) ? "w" : "wx" });
   store.addAdminTokenHash(hashToken(token));
   return { created: true };
 }

@@ -15,7 +15,11 @@ const BIN = fileURLToPath(new URL("../../../bin/skiff", import.meta.url));
 
 /** The control plane's own process, found through its pid file. */
 function serverProcess(config: SkiffConfig) {
-  return { pidFile: config.paths.serverPid, command: process.execPath };
+  return {
+    pidFile: config.paths.serverPid,
+    command: process.execPath,
+    args: ["bin/skiff", "server"],
+  };
 }
 
 async function isServing(config: SkiffConfig): Promise<boolean> {

@@ -35,7 +35,7 @@ export function registerSpecCommands(program: Command): void {
         throw new ExitError(
           options.json
             ? ""
-            : `${result.errors.length} problem${result.errors.length === 1 ? "" : "s"} in the spec; nothing was deployed`,
+            : `${result.errors.length} problem${result.errors.length === 1 ? "" : "s"} in the spec; a push with it would stop before building anything`,
           1,
         );
       }
