@@ -1,9 +1,13 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type Docker from "dockerode";
 import type { SkiffConfig } from "../config.js";
 import { appNetworkName, LABELS } from "../docker/engine.js";
 import { removeAppDomains } from "../edge/domain-map.js";
 import type { EdgeRuntimeApi } from "../edge/runtime-api.js";
 import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
+import { removeAppRepository } from "../server/git/repositories.js";
+import type { RunStore } from "../state/runs.js";
 import type { AppRecord, Store } from "../state/store.js";
 import { assertAppName } from "./names.js";
 
@@ -26,7 +30,10 @@ export interface DestroyReport {
 
 /** The registry operations app lifecycle needs. */
 export interface AppRegistry {
-  deleteRepositoryTags(prefix: string): Promise<{ repository: string; tag: string }[]>;
+  deleteRepositoryTags(
+    prefix: string,
+    known?: readonly string[],
+  ): Promise<{ repository: string; tag: string }[]>;
 }
 
 export interface AppServiceOptions {
@@ -35,6 +42,35 @@ export interface AppServiceOptions {
   registry: AppRegistry;
   edgeRuntime: EdgeRuntimeApi;
   config: SkiffConfig;
+  /** The app's releases, whose images name the repositories Skiff pushed to. */
+  runs?: RunStore;
+}
+
+/** What is wrong with a deploy branch name (git's ref rules, simplified), or undefined. */
+export function branchProblem(branch: string): string | undefined {
+  if (branch === "") return "is empty";
+  if (!/^[A-Za-z0-9._/-]+$/.test(branch))
+    return 'may only hold letters, digits, ".", "_", "/" and "-"';
+  if (
+    branch.startsWith("-") ||
+    branch.startsWith("/") ||
+    branch.endsWith("/") ||
+    branch.endsWith(".lock")
+  ) {
+    return 'must not start with "-" or "/", or end with "/" or ".lock"';
+  }
+  if (branch.includes("..") || branch.includes("//")) return 'must not contain ".." or "//"';
+  return undefined;
+}
+
+/** Whether `url` looks like something `git fetch` accepts. */
+export function isRepositoryUrl(url: string): boolean {
+  if (url.startsWith("-")) return false;
+  return (
+    /^(https?|ssh|git|file):\/\/\S+$/.test(url) ||
+    /^[\w.-]+@[\w.-]+:\S+$/.test(url) ||
+    /^\/\S+$/.test(url)
+  );
 }
 
 /** Runs Docker work of a destroy, turning a daemon failure into a message that says what to do. */
@@ -55,7 +91,12 @@ export class AppService {
 
   create(name: unknown): AppView {
     if (typeof name !== "string") {
-      throw new ValidationError("the app name is missing", 'send {"name": "my-app"}');
+      throw new ValidationError(
+        name === undefined
+          ? "the app name is missing"
+          : `the app name must be a string (got ${JSON.stringify(name)})`,
+        'send {"name": "my-app"}',
+      );
     }
     assertAppName(name);
     const app = this.options.store.createApp(name);
@@ -121,7 +162,7 @@ export class AppService {
     );
     let registryTags: string[];
     try {
-      registryTags = (await registry.deleteRepositoryTags(name)).map(
+      registryTags = (await registry.deleteRepositoryTags(name, this.knownRepositories(name))).map(
         (t) => `${t.repository}:${t.tag}`,
       );
     } catch (error) {
@@ -130,6 +171,8 @@ export class AppService {
         "the app's containers, network and routes are gone; fix the registry (skiff status) and run apps:destroy again",
       );
     }
+    removeAppRepository(config.paths.repos, name);
+    rmSync(join(config.paths.runs, name), { recursive: true, force: true });
     store.deleteApp(name);
     return {
       app: name,
@@ -138,6 +181,84 @@ export class AppService {
       domains,
       registryTags,
     };
+  }
+
+  /**
+   * Changes settings given as `key=value` pairs (the CLI's `apps:set`):
+   * `repo` (where webhooks fetch from; empty clears it) and `branch` (the
+   * deploy branch). Every pair is checked before any is applied.
+   */
+  set(name: string, settings: unknown): AppView {
+    this.get(name);
+    if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
+      throw new ValidationError(
+        "settings must be an object",
+        'send {"repo": "URL", "branch": "main"}',
+      );
+    }
+    const changes: { deployBranch?: string; repoUrl?: string | null } = {};
+    for (const [key, value] of Object.entries(settings)) {
+      if (typeof value !== "string") {
+        throw new ValidationError(
+          `${key} must be a string`,
+          `e.g. skiff apps:set ${name} ${key}=VALUE`,
+        );
+      }
+      if (key === "branch") {
+        const problem = branchProblem(value);
+        if (problem) {
+          throw new ValidationError(
+            `branch ${JSON.stringify(value)} ${problem}`,
+            "use a branch name such as main or release/v2",
+          );
+        }
+        changes.deployBranch = value;
+      } else if (key === "repo") {
+        if (value !== "" && !isRepositoryUrl(value)) {
+          throw new ValidationError(
+            `repo ${JSON.stringify(value)} is not a git repository URL`,
+            "use https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, file:///path or an absolute path",
+          );
+        }
+        changes.repoUrl = value === "" ? null : value;
+      } else {
+        throw new ValidationError(`unknown setting "${key}"`, "settings are: repo, branch");
+      }
+    }
+    this.options.store.updateApp(name, changes);
+    return this.view(this.get(name), null);
+  }
+
+  /** Where each forge sends its push webhooks for the app, and the secret that signs them. */
+  webhook(name: string): { secret: string; urls: Record<string, string> } {
+    this.get(name);
+    const { config } = this.options;
+    const base = `http://${config.host}:${config.port}/hooks`;
+    return {
+      secret: this.options.store.webhookSecret(name) as string,
+      urls: {
+        github: `${base}/github/${name}`,
+        gitlab: `${base}/gitlab/${name}`,
+        gitea: `${base}/gitea/${name}`,
+      },
+    };
+  }
+
+  /** `APP/SERVICE` of every image the app's releases recorded. */
+  private knownRepositories(app: string): string[] {
+    const images = (this.options.runs?.listReleases(app, 10_000) ?? []).flatMap((r) => r.images);
+    return [
+      ...new Set(
+        images.map((i) =>
+          i.image
+            .replace(/@.*$/, "")
+            .replace(/:[^/:]+$/, "")
+            .split("/")
+            .slice(1)
+            .join("/"),
+        ),
+      ),
+    ];
   }
 
   private get(name: string): AppRecord {

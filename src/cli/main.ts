@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { ExitError, SkiffError } from "../errors.js";
 import { SKIFF_VERSION } from "../version.js";
 import { registerAppCommands } from "./commands/apps.js";
+import { registerRunCommands } from "./commands/runs.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSpecCommands } from "./commands/spec.js";
 import { registerStatusCommands } from "./commands/status.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerServerCommands(program, config);
   registerStatusCommands(program, config);
   registerAppCommands(program, config);
+  registerRunCommands(program, config);
   registerSpecCommands(program);
   return program;
 }

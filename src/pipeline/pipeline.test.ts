@@ -15,7 +15,7 @@ const plan = { app: "shop", services: [], tests: [], volumes: [] } as Plan;
 /** Stage runners that log and succeed, unless a test replaces one. */
 function runners(overrides: Partial<StageRunners> = {}): StageRunners {
   return {
-    loadSpec: (_dir, log) => {
+    loadSpec: (_app, _dir, log) => {
       log("spec ok");
       return { spec, plan };
     },

@@ -56,7 +56,11 @@ export interface BuiltImage {
  */
 export interface StageRunners {
   /** Parses the spec in the source tree; the returned problems are logged. */
-  loadSpec(sourceDir: string, log: (text: string) => void): { spec: AppSpec; plan: Plan };
+  loadSpec(
+    app: string,
+    sourceDir: string,
+    log: (text: string) => void,
+  ): { spec: AppSpec; plan: Plan };
   build(ctx: RunContext): Promise<BuiltImage[]>;
   test(ctx: RunContext, images: BuiltImage[]): Promise<"passed" | "none">;
   publish(ctx: RunContext, images: BuiltImage[]): Promise<ReleaseImage[]>;
@@ -146,6 +150,11 @@ export class Pipeline {
     return true;
   }
 
+  /** Cancels every queued and running run (server shutdown). */
+  cancelAll(): void {
+    for (const runId of [...this.live.keys()]) this.cancel(runId);
+  }
+
   /** The live event stream of a run in flight; undefined once it finished (replay its journal). */
   liveEvents(runId: number): RunEvents | undefined {
     return this.live.get(runId)?.events;
@@ -201,7 +210,10 @@ export class Pipeline {
       const { spec, plan, commit } = await stage("source", async (log) => {
         const fetched = await source.fetch(sourceDir, log, signal);
         if (fetched.commit) runs.setCommit(runId, fetched.commit);
-        return { ...runners.loadSpec(sourceDir, log), commit: fetched.commit ?? run.commit };
+        return {
+          ...runners.loadSpec(run.app, sourceDir, log),
+          commit: fetched.commit ?? run.commit,
+        };
       });
       const releaseNumber = runs.nextReleaseNumber(run.app);
       const ctxBase = {

@@ -1,19 +1,35 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { AppService } from "../apps/app-service.js";
 import { SkiffError } from "../errors.js";
+import type { Pipeline } from "../pipeline/pipeline.js";
 import { RegistryError } from "../registry/errors.js";
 import type { StatusReport } from "../runtime/status.js";
+import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
 import { bearerToken, isValidToken } from "./admin-token.js";
 import { registerAppRoutes } from "./api/apps.js";
 import { registerEventRoutes } from "./api/events.js";
+import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
+import { registerGitRoutes } from "./git/http-backend.js";
+import { type PreReceiveRouteOptions, registerPreReceiveRoute } from "./git/pre-receive-hook.js";
+import { registerWebhookRoutes } from "./hooks/routes.js";
 
 /** What the HTTP layer needs; built by the server and by tests. */
 export interface HttpDependencies {
   store: Store;
   apps: AppService;
   status: () => Promise<StatusReport>;
+  runs: RunStore;
+  pipeline: Pipeline;
+  runsRoot: string;
+  git: {
+    reposRoot: string;
+    hookToken: string;
+    /** The environment `git http-backend` gives the pre-receive hook. */
+    hookEnv(app: string): Record<string, string>;
+    onPush: PreReceiveRouteOptions["onPush"];
+  };
   logger?: FastifyServerOptions["logger"];
 }
 
@@ -34,6 +50,26 @@ export interface RegisteredRoute {
   method: string;
   url: string;
   public: boolean;
+}
+
+/**
+ * Whether a request is for the API and so needs a token. The matched route's
+ * pattern decides, never the raw URL: the router decodes percent-escapes, so
+ * `/%61pi/v1/status` reaches the `/api/v1/status` handler. A URL no route
+ * matches is judged by its decoded path, so unknown API paths answer 401 too.
+ */
+export function isApiRequest(routePattern: string | undefined, rawUrl: string): boolean {
+  if (routePattern !== undefined) return routePattern.startsWith("/api/");
+  let path = rawUrl.split("?")[0] ?? "";
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // A malformed escape: judge the raw text; the router will answer 400 or 404.
+  }
+  return path
+    .replace(/\/{2,}/g, "/")
+    .toLowerCase()
+    .startsWith("/api/");
 }
 
 const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
@@ -64,7 +100,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   });
 
   app.addHook("onRequest", async (request, reply) => {
-    if (!request.url.startsWith("/api/")) return;
+    if (!isApiRequest(request.routeOptions.url, request.url)) return;
     if (request.routeOptions.config?.public) return;
     if (!isValidToken(deps.store, bearerToken(request.headers.authorization))) {
       reply
@@ -134,5 +170,20 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerStatusRoutes(app, deps);
   registerAppRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerRunRoutes(app, deps);
+  // git authenticates with Basic (any user, the token as password); the hook
+  // endpoint with the per-start hook token. Neither lives under /api.
+  registerGitRoutes(app, {
+    reposRoot: deps.git.reposRoot,
+    authenticate: (password) => isValidToken(deps.store, password),
+    appExists: (name) => deps.store.getApp(name) !== undefined,
+    hookEnv: deps.git.hookEnv,
+  });
+  registerPreReceiveRoute(app, { hookToken: deps.git.hookToken, onPush: deps.git.onPush });
+  registerWebhookRoutes(app, {
+    store: deps.store,
+    pipeline: deps.pipeline,
+    reposRoot: deps.git.reposRoot,
+  });
   return app;
 }

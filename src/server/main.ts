@@ -5,14 +5,21 @@ import { AppService } from "../apps/app-service.js";
 import type { SkiffConfig } from "../config.js";
 import { connectDocker } from "../docker/engine.js";
 import { managedEdgeSpec } from "../edge/managed-edge.js";
+import { DependencyError } from "../errors.js";
+import { Pipeline } from "../pipeline/pipeline.js";
+import { createStageRunners } from "../pipeline/stages/index.js";
+import { handlePush } from "../pipeline/triggers/git-push.js";
 import { RegistryClient } from "../registry/client.js";
 import { managedRegistrySpec, REGISTRY_BINARY } from "../registry/managed-registry.js";
+import { portAnswers } from "../runtime/managed-process.js";
 import { collectStatus } from "../runtime/status.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
 import { openDatabase } from "../state/database.js";
+import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { SKIFF_VERSION } from "../version.js";
 import { ensureAdminToken } from "./admin-token.js";
+import { createHookToken, hookEnvironment, PRE_RECEIVE_PATH } from "./git/pre-receive-hook.js";
 import { buildHttpServer } from "./http.js";
 
 /** A running control plane; `close()` stops it and leaves the data plane serving. */
@@ -34,8 +41,21 @@ export async function startServer(
     mkdirSync(dir, { recursive: true });
   }
   const store = new Store(openDatabase(config.paths.database));
-  if (ensureAdminToken(store, config.paths.adminToken).created) {
+  const token = ensureAdminToken(store, config.paths.adminToken);
+  if (token.created) {
     log(`skiff: created the admin token in ${config.paths.adminToken} (mode 0600)`);
+  } else if (token.missing) {
+    log(
+      `skiff: warning: ${config.paths.adminToken} is gone, and only its hash is stored, so the CLI on this host cannot authenticate. Restore the file, or stop the server, delete the admin_tokens rows of ${config.paths.database} and start it again to mint a new token.`,
+    );
+  }
+
+  if (await portAnswers(config.port)) {
+    store.db.close();
+    throw new DependencyError(
+      `port ${config.port} is already in use, so this skiff server cannot listen there`,
+      "another skiff server may be running (skiff server status); or choose another port with --port / SKIFF_PORT",
+    );
   }
 
   const docker = connectDocker(config.dockerSocket);
@@ -64,10 +84,40 @@ export async function startServer(
   await supervisor.ensureAll();
   supervisor.start();
 
+  const runs = new RunStore(store.db);
+  for (const run of runs.interruptUnfinished(
+    "the Skiff server stopped while this run was in flight",
+  )) {
+    logger.warn(`run ${run.number} of ${run.app} was interrupted by a server stop`);
+  }
+  const pipeline = new Pipeline({
+    runs,
+    runners: createStageRunners({ docker, registry, config, runs }),
+    runsRoot: config.paths.runs,
+    workRoot: config.paths.work,
+  });
+  const hookToken = createHookToken();
+  const appUrl = (app: string) => `http://${app}.localhost:${config.edgePort}/`;
+
   const registryVersion = config.externalRegistry ? undefined : memoizedRegistryVersion();
   const http = buildHttpServer({
     store,
-    apps: new AppService({ store, docker, registry, edgeRuntime: edge.runtime, config }),
+    apps: new AppService({ store, docker, registry, edgeRuntime: edge.runtime, config, runs }),
+    runs,
+    pipeline,
+    runsRoot: config.paths.runs,
+    git: {
+      reposRoot: config.paths.repos,
+      hookToken,
+      // The hook calls back over loopback, whatever address the API listens on.
+      hookEnv: (app) =>
+        hookEnvironment({
+          app,
+          hookUrl: `http://127.0.0.1:${config.port}${PRE_RECEIVE_PATH}`,
+          hookToken,
+        }),
+      onPush: (push, out) => handlePush({ pipeline, store, appUrl }, push, out),
+    },
     status: () =>
       collectStatus({
         config,
@@ -99,6 +149,10 @@ export async function startServer(
   return {
     url,
     async close() {
+      // Runs in flight are cancelled (their pushes are rejected) so the HTTP
+      // server can close; the stages remove their throwaway containers.
+      pipeline.cancelAll();
+      await pipeline.idle();
       await http.close();
       await supervisor.stop();
       store.db.close();

@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import type { SqliteDatabase } from "./database.js";
 import { schemaVersion } from "./database.js";
 
 export interface AppRecord {
   name: string;
   deployBranch: string;
+  /** Where webhooks make Skiff fetch commits from. */
+  repoUrl?: string;
   createdAt: string;
 }
 
@@ -18,6 +21,7 @@ export interface PlatformEvent {
 interface AppRow {
   name: string;
   deploy_branch: string;
+  repo_url: string | null;
   created_at: string;
 }
 
@@ -82,6 +86,32 @@ export class Store {
     return (this.db.prepare("SELECT * FROM apps ORDER BY name").all() as AppRow[]).map(toApp);
   }
 
+  /** Changes an app's settings; undefined fields stay as they are. */
+  updateApp(name: string, changes: { deployBranch?: string; repoUrl?: string | null }): void {
+    if (changes.deployBranch !== undefined) {
+      this.db
+        .prepare("UPDATE apps SET deploy_branch = ? WHERE name = ?")
+        .run(changes.deployBranch, name);
+    }
+    if (changes.repoUrl !== undefined) {
+      this.db.prepare("UPDATE apps SET repo_url = ? WHERE name = ?").run(changes.repoUrl, name);
+    }
+  }
+
+  /** The app's webhook secret, created on first use (it signs what forges send). */
+  webhookSecret(name: string): string | undefined {
+    const row = this.db.prepare("SELECT webhook_secret FROM apps WHERE name = ?").get(name) as
+      | { webhook_secret: string | null }
+      | undefined;
+    if (!row) return undefined;
+    if (row.webhook_secret) return row.webhook_secret;
+    const secret = randomBytes(24).toString("base64url");
+    this.db
+      .prepare("UPDATE apps SET webhook_secret = ? WHERE name = ? AND webhook_secret IS NULL")
+      .run(secret, name);
+    return this.webhookSecret(name);
+  }
+
   deleteApp(name: string): boolean {
     return this.db.prepare("DELETE FROM apps WHERE name = ?").run(name).changes > 0;
   }
@@ -109,5 +139,10 @@ export class Store {
 }
 
 function toApp(row: AppRow): AppRecord {
-  return { name: row.name, deployBranch: row.deploy_branch, createdAt: row.created_at };
+  return {
+    name: row.name,
+    deployBranch: row.deploy_branch,
+    ...(row.repo_url ? { repoUrl: row.repo_url } : {}),
+    createdAt: row.created_at,
+  };
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { AppView, DestroyReport } from "../../apps/app-service.js";
 import type { SkiffConfig } from "../../config.js";
+import { ExitError } from "../../errors.js";
 import { ApiClient } from "../api-client.js";
 import { age, print, printJson, table } from "../output.js";
 
@@ -58,6 +59,51 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
             ["containers", app.containers ?? "unknown (Docker did not answer)"],
           ],
         ),
+      );
+    });
+
+  program
+    .command("apps:set")
+    .argument("<name>")
+    .argument(
+      "<settings...>",
+      "key=value: repo=URL (webhooks fetch from it), branch=NAME (the deploy branch)",
+    )
+    .description("change an app's settings")
+    .option("--json", "print as JSON")
+    .action(async (name: string, pairs: string[], options: { json?: boolean }) => {
+      const settings: Record<string, string> = {};
+      for (const pair of pairs) {
+        const equals = pair.indexOf("=");
+        if (equals < 1) throw new ExitError(`"${pair}" is not key=value (e.g. branch=main)`, 2);
+        settings[pair.slice(0, equals)] = pair.slice(equals + 1);
+      }
+      const { app } = await client().patch<{ app: AppView }>(
+        `/api/v1/apps/${encodeURIComponent(name)}`,
+        settings,
+      );
+      if (options.json) return printJson(app);
+      print(
+        `${app.name}: deploy branch ${app.deployBranch}, repository ${app.repoUrl ?? "(none)"}`,
+      );
+    });
+
+  program
+    .command("apps:webhook")
+    .argument("<name>")
+    .description(
+      "show the webhook URLs for GitHub, GitLab and Gitea, and the secret to configure with them",
+    )
+    .option("--json", "print as JSON")
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { webhook } = await client().get<{
+        webhook: { secret: string; urls: Record<string, string> };
+      }>(`/api/v1/apps/${encodeURIComponent(name)}/webhook`);
+      if (options.json) return printJson(webhook);
+      print(table(["FORGE", "URL"], Object.entries(webhook.urls)));
+      print(`\nSecret: ${webhook.secret}`);
+      print(
+        "GitHub/Gitea: content type application/json, this secret; GitLab: this secret as the token.",
       );
     });
 

@@ -14,6 +14,14 @@ export function registerAppRoutes(app: FastifyInstance, deps: HttpDependencies):
     app: await deps.apps.info(request.params.name),
   }));
 
+  app.patch<{ Params: { name: string }; Body: unknown }>("/api/v1/apps/:name", async (request) => ({
+    app: deps.apps.set(request.params.name, request.body),
+  }));
+
+  app.get<{ Params: { name: string } }>("/api/v1/apps/:name/webhook", async (request) => ({
+    webhook: deps.apps.webhook(request.params.name),
+  }));
+
   app.delete<{ Params: { name: string }; Querystring: { confirm?: string } }>(
     "/api/v1/apps/:name",
     async (request) => ({

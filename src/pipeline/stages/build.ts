@@ -1,0 +1,123 @@
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { buildImage } from "../../build/build-image.js";
+import type { BuildEvent, BuildStep } from "../../build/steps.js";
+import { LABELS } from "../../docker/engine.js";
+import type { RunStore } from "../../state/runs.js";
+import type { BuiltImage, RunContext } from "../pipeline.js";
+import { StageFailure } from "../pipeline.js";
+import { imageTags, serviceRepository } from "./naming.js";
+
+/** Services of one release built at once; more only queue on the daemon and slow each other. */
+const BUILD_PARALLELISM = 2;
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? "" : ` ${(ms / 1000).toFixed(1)}s`;
+}
+
+/** A progress line for a step that finished or came from cache, as `docker build` prints it. */
+export function stepLine(step: BuildStep): string | undefined {
+  if (step.internal) return undefined;
+  if (step.cached) return `${step.name} CACHED`;
+  if (step.error) return `${step.name} ERROR: ${step.error}`;
+  if (step.completedAt) return `${step.name} DONE${seconds(step.durationMs)}`;
+  return undefined;
+}
+
+/**
+ * Builds every service with a `build:` section through BuildKit, at most
+ * BUILD_PARALLELISM at once. Each uses the same service's image from the
+ * app's previous published release as a cache source, so a builder with an
+ * empty cache still reuses unchanged layers (their metadata travels inside
+ * the image, written because every build sets BUILDKIT_INLINE_CACHE=1).
+ */
+export async function buildServices(
+  deps: { docker: Docker; registryAddress: string; runs: RunStore },
+  ctx: RunContext,
+): Promise<BuiltImage[]> {
+  const toBuild = ctx.plan.services.filter((s) => s.source.type === "build");
+  if (toBuild.length === 0) {
+    ctx.log("no service has a build: section; nothing to build");
+    return [];
+  }
+  const previous = deps.runs.latestPublishedRelease(ctx.app);
+  const tags = imageTags(ctx.releaseNumber, ctx.commit);
+  const queue = [...toBuild];
+  const built: BuiltImage[] = [];
+  const failures: StageFailure[] = [];
+
+  const worker = async () => {
+    for (let service = queue.shift(); service; service = queue.shift()) {
+      if (failures.length > 0 || ctx.signal.aborted) return;
+      const source = service.source;
+      if (source.type !== "build") continue;
+      const repository = serviceRepository(deps.registryAddress, ctx.app, service.name);
+      const cacheFrom = previous?.images.find((i) => i.service === service.name)?.image;
+      ctx.log(
+        `building ${source.context}${source.target ? ` (target ${source.target})` : ""}${cacheFrom ? `, cache from ${cacheFrom}` : ", no earlier release to take cache from"}`,
+        service.name,
+      );
+      const onEvent = (event: BuildEvent) => {
+        if (event.type === "step") {
+          const line = stepLine(event.step);
+          if (line) ctx.log(line, service.name);
+        }
+      };
+      const result = await buildImage(
+        deps.docker,
+        {
+          contextDir: join(ctx.sourceDir, source.context),
+          dockerfile: source.dockerfile,
+          ...(source.target ? { target: source.target } : {}),
+          args: source.args,
+          tags: tags.map((tag) => `${repository}:${tag}`),
+          ...(cacheFrom ? { cacheFrom: [cacheFrom] } : {}),
+          labels: {
+            [LABELS.app]: ctx.app,
+            [LABELS.service]: service.name,
+            [LABELS.release]: String(ctx.releaseNumber),
+            ...(ctx.commit ? { "skiff.commit": ctx.commit } : {}),
+          },
+          signal: ctx.signal,
+        },
+        onEvent,
+      );
+      const visible = result.steps.filter((s) => !s.internal);
+      deps.runs.recordBuildSteps(
+        ctx.run.id,
+        service.name,
+        visible.map((s, position) => ({
+          position,
+          name: s.name,
+          cached: s.cached,
+          ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
+          ...(s.error ? { error: s.error } : {}),
+        })),
+      );
+      if (result.ok) {
+        const cached = visible.filter((s) => s.cached).length;
+        ctx.log(
+          `built in${seconds(result.durationMs)}: ${cached} of ${visible.length} steps cached`,
+          service.name,
+        );
+        built.push({ service: service.name, repository, tags });
+        continue;
+      }
+      if (result.reason === "cancelled") throw ctx.signal.reason ?? new Error("cancelled");
+      const where = result.failedStep ? `step ${result.failedStep.name}` : "the build";
+      const exit = result.exitCode !== undefined ? ` with exit code ${result.exitCode}` : "";
+      failures.push(
+        new StageFailure(`${service.name}: ${where} failed${exit}`, [
+          `[${service.name}] ${result.message}`,
+          ...result.output.map((line) => `[${service.name}] ${line}`),
+          ...(result.hint ? [`[${service.name}] hint: ${result.hint}`] : []),
+        ]),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BUILD_PARALLELISM, toBuild.length) }, worker));
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  if (failures[0]) throw failures[0];
+  // Keep the plan's order, whatever order the builds finished in.
+  return toBuild.flatMap((s) => built.filter((b) => b.service === s.name));
+}
