@@ -57,10 +57,14 @@ export async function buildServices(
         `building ${source.context}${source.target ? ` (target ${source.target})` : ""}${cacheFrom ? `, cache from ${cacheFrom}` : ", no earlier release to take cache from"}`,
         service.name,
       );
+      // BuildKit repeats a vertex each time it changes; print each outcome once.
+      const printed = new Set<string>();
       const onEvent = (event: BuildEvent) => {
-        if (event.type === "step") {
-          const line = stepLine(event.step);
-          if (line) ctx.log(line, service.name);
+        if (event.type !== "step") return;
+        const line = stepLine(event.step);
+        if (line && !printed.has(`${event.step.id} ${line}`)) {
+          printed.add(`${event.step.id} ${line}`);
+          ctx.log(line, service.name);
         }
       };
       const result = await buildImage(

@@ -66,7 +66,12 @@ export async function handlePush(
   try {
     const run = await submitted.finished;
     if (run.status === "succeeded") {
-      out.line(`skiff: release r${run.releaseNumber} of ${app.name}: ${deps.appUrl(app.name)}`);
+      const deployed = run.stages.find((s) => s.name === "deploy")?.status === "succeeded";
+      out.line(
+        deployed
+          ? `skiff: release r${run.releaseNumber} of ${app.name} is live: ${deps.appUrl(app.name)}`
+          : `skiff: release r${run.releaseNumber} of ${app.name} is published in the registry (not started: no deploy engine yet)`,
+      );
       return { ok: true };
     }
     return {
