@@ -180,6 +180,19 @@ describe("buildImage", () => {
     expect(result.hint).toContain(".dockerignore");
   });
 
+  it("returns the daemon's refusal of a bad request (an invalid tag) as a failure", async () => {
+    const dir = context({ Dockerfile: `FROM ${TEST_IMAGE}\n` });
+    const result = await buildImage(docker, { contextDir: dir, tags: ["Not/A:Valid:Tag"] });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.reason).toBe("error");
+    // Docker 20.10 answers 500 here, before any stream
+    expect(result.message).toBe(
+      "Docker Engine refused to build Not/A:Valid:Tag: invalid reference format: repository name must be lowercase (HTTP 500)",
+    );
+    expect(result.hint).toContain("lower-case");
+  });
+
   it("leaves out what .dockerignore names", async () => {
     const dir = context({
       Dockerfile: [

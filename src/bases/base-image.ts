@@ -48,7 +48,10 @@ export interface BaseImageRequest {
   workDir: string;
   /** Client for the same registry; default: plain HTTP to `registryAddress`. */
   registry?: RegistryClient;
-  /** Build even when an image with the same packages and suite exists. */
+  /**
+   * Build even when an image with the same packages and suite exists; the
+   * image it replaces is removed once no tag names it.
+   */
   force?: boolean;
   /** Debian mirror; default: the one this host's apt uses for the suite. */
   mirror?: string;
@@ -105,6 +108,7 @@ export async function buildBaseImage(
   const repository = `${registryAddress}/bases/${name}`;
   const registry = request.registry ?? new RegistryClient({ url: `http://${registryAddress}` });
 
+  const previous = await imageIdOf(docker, reference);
   let imageId: string | undefined;
   let reused = false;
   if (!request.force) {
@@ -122,6 +126,7 @@ export async function buildBaseImage(
   if (imageId === undefined) {
     imageId = await buildAndImport(request, packages, repository, onEvent);
   }
+  if (previous !== undefined && previous !== imageId) await removeIfUntagged(docker, previous);
 
   onEvent({ type: "phase", phase: "push", message: `pushing ${reference}` });
   const { digest } = await pushImage(
@@ -282,6 +287,28 @@ async function findReusable(
   const matching = images.filter((image) => image.Labels?.[BASE_LABELS.packages] === wanted);
   const tagged = matching.find((image) => image.RepoTags?.includes(reference));
   return (tagged ?? matching[0])?.Id;
+}
+
+async function imageIdOf(docker: Docker, reference: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(reference).inspect()).Id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the image a rebuild replaced, once no tag names it any more. The
+ * daemon refuses while a container or a locally built image still uses it,
+ * and then it stays: that is the right outcome, so the refusal is ignored.
+ */
+async function removeIfUntagged(docker: Docker, id: string): Promise<void> {
+  try {
+    const image = await docker.getImage(id).inspect();
+    if ((image.RepoTags ?? []).length === 0) await docker.getImage(id).remove();
+  } catch {
+    // in use, or already gone
+  }
 }
 
 function describePackages(packages: string[]): string {

@@ -27,6 +27,7 @@ export function normalisePackages(packages: string[]): string[] {
   return [...new Set(packages)].sort();
 }
 
+/** Throws a ValidationError unless `suite` looks like a Debian code name (`bookworm`). */
 export function assertSuite(suite: string): void {
   if (!SUITE.test(suite)) {
     throw new ValidationError(

@@ -43,6 +43,11 @@ export interface BuildFailure {
 
 export type BuildResult = BuildSuccess | BuildFailure;
 
+/** What a failure says; the steps and timing are added where it is returned. */
+type FailureDetails = Omit<BuildFailure, "ok" | "steps" | "durationMs" | "output"> & {
+  output?: string[];
+};
+
 /**
  * Builds one image with BuildKit through the Engine API (`POST
  * /build?version=2`, no session: the context goes up as a tar). Steps are
@@ -80,9 +85,7 @@ export async function buildImage(
     contextError = error;
   });
 
-  const fail = (
-    failure: Omit<BuildFailure, "ok" | "steps" | "durationMs" | "output"> & { output?: string[] },
-  ): BuildFailure => ({
+  const fail = (failure: FailureDetails): BuildFailure => ({
     ok: false,
     output: [],
     ...failure,
@@ -214,7 +217,7 @@ function hintFor(message: string): { hint?: string } {
 
 function contextFailure(
   error: Error,
-  fail: (failure: Omit<BuildFailure, "ok" | "steps" | "durationMs" | "output">) => BuildFailure,
+  fail: (failure: FailureDetails) => BuildFailure,
 ): BuildFailure {
   const { hint } = error as Error & { hint?: string };
   return fail({

@@ -84,19 +84,25 @@ function describeDialError(error: Error, request: EngineStreamRequest): Error {
   if (error.name === "AbortError" || request.signal?.aborted) return error;
   const { statusCode, json } = error as Error & { statusCode?: number; json?: unknown };
   if (statusCode !== undefined) {
-    const said =
+    const said = (
       typeof json === "object" && json !== null && "message" in json
         ? String((json as { message: unknown }).message)
         : typeof json === "string"
           ? json
-          : error.message;
+          : error.message
+    )
+      // docker-modem's own prefix: "(HTTP code 500) server error - "
+      .replace(/^\(HTTP code \d+\) [^-]*- /, "")
+      .trim();
     return new EngineRequestError(
-      `Docker Engine refused to ${request.action}: ${said.trim()} (HTTP ${statusCode})`,
-      statusCode === 400
-        ? "a parameter is invalid; the daemon's words above name it"
-        : "see the Docker daemon's log (journalctl -u docker, or /var/log/skiff-dockerd.log)",
+      `Docker Engine refused to ${request.action}: ${said} (HTTP ${statusCode})`,
+      /invalid reference format/.test(said)
+        ? "image references are lower-case: registry/repository:tag, e.g. 127.0.0.1:5000/shop/web:r1"
+        : statusCode === 400
+          ? "a parameter is invalid; the daemon's words above name it"
+          : "see the Docker daemon's log (journalctl -u docker, or /var/log/skiff-dockerd.log)",
       statusCode,
-      said.trim(),
+      said,
     );
   }
   const code = (error as NodeJS.ErrnoException).code;

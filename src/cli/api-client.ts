@@ -64,6 +64,21 @@ export class ApiClient {
     return response.body;
   }
 
+  /** POSTs and yields the answer's lines as they arrive (NDJSON progress). */
+  async *streamPost(path: string, body: unknown): AsyncGenerator<string> {
+    const response = await this.send("POST", path, body, { accept: "application/x-ndjson" });
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      const lines = buffer.split("\n");
+      buffer = lines.pop() ?? "";
+      for (const line of lines) if (line) yield line;
+    }
+    if (buffer) yield buffer;
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, body);
     const text = await response.text();
@@ -87,7 +102,8 @@ export class ApiClient {
         headers,
         // Streams run as long as their run; everything else has a deadline,
         // so a hung server never hangs a script.
-        ...(extraHeaders.accept === "text/event-stream"
+        ...(extraHeaders.accept === "text/event-stream" ||
+        extraHeaders.accept === "application/x-ndjson"
           ? {}
           : { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

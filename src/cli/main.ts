@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { ExitError, SkiffError } from "../errors.js";
 import { SKIFF_VERSION } from "../version.js";
 import { registerAppCommands } from "./commands/apps.js";
+import { registerBaseCommands } from "./commands/bases.js";
 import { registerRunCommands } from "./commands/runs.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSpecCommands } from "./commands/spec.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerStatusCommands(program, config);
   registerAppCommands(program, config);
   registerRunCommands(program, config);
+  registerBaseCommands(program, config);
   registerSpecCommands(program);
   return program;
 }

@@ -72,6 +72,7 @@ export async function pushImage(
       coalescer.add(message);
     }
   } catch (error) {
+    request.signal?.throwIfAborted();
     if (error instanceof EngineRequestError) {
       throw pushError(
         describePushFailure(error.daemonMessage, reference, registry.url),
@@ -82,6 +83,7 @@ export async function pushImage(
     throw error;
   }
   coalescer.flush();
+  request.signal?.throwIfAborted();
   if (failure !== undefined) {
     throw pushError(describePushFailure(failure, reference, registry.url), registry.url);
   }

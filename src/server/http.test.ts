@@ -1,6 +1,8 @@
+import type Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AppService } from "../apps/app-service.js";
 import { Pipeline, type StageRunners } from "../pipeline/pipeline.js";
+import type { RegistryClient } from "../registry/client.js";
 import { openDatabase } from "../state/database.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
@@ -34,6 +36,12 @@ function build() {
     runs,
     pipeline,
     runsRoot: "/nonexistent/runs",
+    bases: {
+      docker: new Proxy({} as Docker, { get: () => unreachable }),
+      registry: new Proxy({} as RegistryClient, { get: () => unreachable }),
+      registryAddress: "127.0.0.1:5000",
+      workDir: "/nonexistent/work",
+    },
     git: {
       reposRoot: "/nonexistent/repos",
       hookToken: "hook-token",

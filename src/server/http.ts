@@ -8,6 +8,7 @@ import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
 import { bearerToken, isValidToken } from "./admin-token.js";
 import { registerAppRoutes } from "./api/apps.js";
+import { type BaseRoutesDependencies, registerBaseRoutes } from "./api/bases.js";
 import { registerEventRoutes } from "./api/events.js";
 import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
@@ -23,6 +24,7 @@ export interface HttpDependencies {
   runs: RunStore;
   pipeline: Pipeline;
   runsRoot: string;
+  bases: BaseRoutesDependencies;
   git: {
     reposRoot: string;
     hookToken: string;
@@ -171,6 +173,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerAppRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerRunRoutes(app, deps);
+  registerBaseRoutes(app, deps.bases);
   // git authenticates with Basic (any user, the token as password); the hook
   // endpoint with the per-start hook token. Neither lives under /api.
   registerGitRoutes(app, {

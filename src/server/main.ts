@@ -106,6 +106,14 @@ export async function startServer(
     runs,
     pipeline,
     runsRoot: config.paths.runs,
+    bases: {
+      docker,
+      registry,
+      registryAddress: config.externalRegistry
+        ? config.externalRegistry.url.replace(/^https?:\/\//, "")
+        : config.registryAddress,
+      workDir: config.paths.work,
+    },
     git: {
       reposRoot: config.paths.repos,
       hookToken,
