@@ -31,6 +31,13 @@ import { endOfArchive, entryHeader, padding, type TarEntry } from "./tar.js";
 export interface BuildContextOptions {
   /** The Dockerfile, relative to the context directory. Default `Dockerfile`. */
   dockerfile?: string;
+  /**
+   * False for a whole app's source tree (`skiff deploy` uploads it), which
+   * need not have a Dockerfile at its root. Default true.
+   */
+  requireDockerfile?: boolean;
+  /** Patterns left out before `.dockerignore`'s own (which may bring them back with `!`). */
+  exclude?: string[];
 }
 
 /** One entry of the context: where it is on disk and how it goes into the archive. */
@@ -62,7 +69,10 @@ export async function listBuildContext(
   const root = await resolveContextDir(contextDir);
   const dockerfile = contextRelativeDockerfile(options.dockerfile ?? "Dockerfile");
   const dockerfileStat = await lstat(join(root, dockerfile)).catch(() => undefined);
-  if (!(dockerfileStat?.isFile() || dockerfileStat?.isSymbolicLink())) {
+  if (
+    options.requireDockerfile !== false &&
+    !(dockerfileStat?.isFile() || dockerfileStat?.isSymbolicLink())
+  ) {
     throw new ValidationError(
       `build context ${contextDir}: no Dockerfile at ${dockerfile}`,
       "add the Dockerfile, or name it with build.dockerfile in compose.yaml (relative to the context)",
@@ -74,7 +84,9 @@ export async function listBuildContext(
       throw error;
     },
   );
-  const matcher = new IgnoreMatcher(withBuildFilesKept(parseDockerignore(ignoreText), dockerfile));
+  const matcher = new IgnoreMatcher(
+    withBuildFilesKept([...(options.exclude ?? []), ...parseDockerignore(ignoreText)], dockerfile),
+  );
   const entries: ContextEntry[] = [];
   await walk(root, "", matcher, entries);
   return entries;

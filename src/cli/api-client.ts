@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import type { SkiffConfig } from "../config.js";
 import { ExitError } from "../errors.js";
 
@@ -64,6 +65,14 @@ export class ApiClient {
     return response.body;
   }
 
+  /** POSTs a tar archive as the body, streamed. */
+  async upload<T>(path: string, archive: Readable): Promise<T> {
+    const response = await this.send("POST", path, archive, {
+      "content-type": "application/x-tar",
+    });
+    return (await response.json()) as T;
+  }
+
   /** POSTs and yields the answer's lines as they arrive (NDJSON progress). */
   async *streamPost(path: string, body: unknown): AsyncGenerator<string> {
     const response = await this.send("POST", path, body, { accept: "application/x-ndjson" });
@@ -94,7 +103,8 @@ export class ApiClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
+    const raw = body instanceof Readable;
+    if (body !== undefined && !raw) headers["content-type"] = "application/json";
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
@@ -106,7 +116,11 @@ export class ApiClient {
         extraHeaders.accept === "application/x-ndjson"
           ? {}
           : { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(raw
+          ? { body: Readable.toWeb(body) as ReadableStream, duplex: "half" }
+          : body !== undefined
+            ? { body: JSON.stringify(body) }
+            : {}),
       });
     } catch (error) {
       const cause =

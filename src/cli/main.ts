@@ -4,6 +4,7 @@ import { ExitError, SkiffError } from "../errors.js";
 import { SKIFF_VERSION } from "../version.js";
 import { registerAppCommands } from "./commands/apps.js";
 import { registerBaseCommands } from "./commands/bases.js";
+import { registerDeployCommand } from "./commands/deploy.js";
 import { registerRunCommands } from "./commands/runs.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSpecCommands } from "./commands/spec.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAppCommands(program, config);
   registerRunCommands(program, config);
   registerBaseCommands(program, config);
+  registerDeployCommand(program, config);
   registerSpecCommands(program);
   return program;
 }

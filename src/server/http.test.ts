@@ -36,6 +36,7 @@ function build() {
     runs,
     pipeline,
     runsRoot: "/nonexistent/runs",
+    workRoot: "/nonexistent/work",
     bases: {
       docker: new Proxy({} as Docker, { get: () => unreachable }),
       registry: new Proxy({} as RegistryClient, { get: () => unreachable }),

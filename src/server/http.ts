@@ -9,6 +9,7 @@ import type { Store } from "../state/store.js";
 import { bearerToken, isValidToken } from "./admin-token.js";
 import { registerAppRoutes } from "./api/apps.js";
 import { type BaseRoutesDependencies, registerBaseRoutes } from "./api/bases.js";
+import { registerDeployRoutes } from "./api/deploy.js";
 import { registerEventRoutes } from "./api/events.js";
 import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
@@ -24,6 +25,8 @@ export interface HttpDependencies {
   runs: RunStore;
   pipeline: Pipeline;
   runsRoot: string;
+  /** Scratch space for uploads and runs. */
+  workRoot: string;
   bases: BaseRoutesDependencies;
   git: {
     reposRoot: string;
@@ -174,6 +177,11 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerEventRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerBaseRoutes(app, deps.bases);
+  registerDeployRoutes(app, {
+    store: deps.store,
+    pipeline: deps.pipeline,
+    workRoot: deps.workRoot,
+  });
   // git authenticates with Basic (any user, the token as password); the hook
   // endpoint with the per-start hook token. Neither lives under /api.
   registerGitRoutes(app, {

@@ -106,6 +106,7 @@ export async function startServer(
     runs,
     pipeline,
     runsRoot: config.paths.runs,
+    workRoot: config.paths.work,
     bases: {
       docker,
       registry,
