@@ -22,6 +22,8 @@ export interface SkiffConfig {
   registryAddress: string;
   externalRegistry?: ExternalRegistryConfig;
   dockerSocket: string;
+  /** Pipeline runs of different apps that may run at once. */
+  pipelineConcurrency: number;
   paths: SkiffPaths;
 }
 
@@ -76,6 +78,19 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 64) {
+    throw new ValidationError(
+      `${name}=${JSON.stringify(raw)} is not valid`,
+      `set ${name} to a whole number from 1 to 64, or unset it for the default ${fallback}`,
+    );
+  }
+  return value;
+}
+
 /** Reads the fixed points of the interface (DESIGN.md) from the environment, with their defaults. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SkiffConfig {
   const home = resolve(env.SKIFF_HOME || join(homedir(), ".skiff"));
@@ -110,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SkiffConfig {
     registryAddress: `127.0.0.1:${registryPort}`,
     ...(externalRegistry ? { externalRegistry } : {}),
     dockerSocket: env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
+    pipelineConcurrency: wholeNumber(env, "SKIFF_PIPELINE_CONCURRENCY", 2),
     paths: skiffPaths(home),
   };
 }

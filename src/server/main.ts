@@ -95,6 +95,7 @@ export async function startServer(
     runners: createStageRunners({ docker, registry, config, runs }),
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
+    concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();
   const appUrl = (app: string) => `http://${app}.localhost:${config.edgePort}/`;
