@@ -122,18 +122,22 @@ export class Pipeline {
       resolveFinished(runs.getRun(run.id) as RunRecord);
     };
     this.live.set(run.id, { events, controller, finish });
-    events.emit({ type: "run", status: "queued" });
-    this.queue.enqueue({
-      runId: run.id,
-      app,
-      execute: () => this.execute(run.id, source),
-      supersede: (byRunId) => {
-        const newer = runs.getRun(byRunId);
-        finish(
-          "superseded",
-          `superseded by run ${newer?.number ?? byRunId}, a newer push to ${app}`,
-        );
-      },
+    // Queued on the next microtask, so whoever called submit has subscribed
+    // to the events before the first one ("queued") goes out.
+    queueMicrotask(() => {
+      events.emit({ type: "run", status: "queued" });
+      this.queue.enqueue({
+        runId: run.id,
+        app,
+        execute: () => this.execute(run.id, source),
+        supersede: (byRunId) => {
+          const newer = runs.getRun(byRunId);
+          finish(
+            "superseded",
+            `superseded by run ${newer?.number ?? byRunId}, a newer push to ${app}`,
+          );
+        },
+      });
     });
     return { run: runs.getRun(run.id) as RunRecord, events, finished };
   }

@@ -57,13 +57,14 @@ export async function buildServices(
         `building ${source.context}${source.target ? ` (target ${source.target})` : ""}${cacheFrom ? `, cache from ${cacheFrom}` : ", no earlier release to take cache from"}`,
         service.name,
       );
-      // BuildKit repeats a vertex each time it changes; print each outcome once.
+      // BuildKit repeats a vertex each time it changes (FROM may end DONE and
+      // then turn up CACHED): print each step's first outcome only.
       const printed = new Set<string>();
       const onEvent = (event: BuildEvent) => {
         if (event.type !== "step") return;
         const line = stepLine(event.step);
-        if (line && !printed.has(`${event.step.id} ${line}`)) {
-          printed.add(`${event.step.id} ${line}`);
+        if (line && !printed.has(event.step.id)) {
+          printed.add(event.step.id);
           ctx.log(line, service.name);
         }
       };

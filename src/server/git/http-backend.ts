@@ -55,6 +55,12 @@ function remoteAddress(request: FastifyRequest): string {
  */
 export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOptions): void {
   const reposRoot = resolve(options.reposRoot);
+  /**
+   * The receive-pack request in flight per app. Pushes to one app go one at
+   * a time for the whole request, not only for the hook: git moves the refs
+   * after pre-receive returns, and the next push must see them moved.
+   */
+  const receiving = new Map<string, Promise<void>>();
   /** Apps whose repository got this server's config and hook, with the run doing it. */
   const prepared = new Map<string, Promise<string>>();
 
@@ -123,7 +129,24 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
       gitBaseEnv(),
       options.hookEnv(name),
     );
-    await runBackend(request, reply, env);
+    if (service !== "git-receive-pack") {
+      await runBackend(request, reply, env);
+      return;
+    }
+    const previous = receiving.get(name);
+    let done = () => {};
+    const mine = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const tail = (previous ?? Promise.resolve()).then(() => mine);
+    receiving.set(name, tail);
+    try {
+      await previous;
+      await runBackend(request, reply, env);
+    } finally {
+      done();
+      if (receiving.get(name) === tail) receiving.delete(name);
+    }
   }
 
   app.register(async (scope) => {

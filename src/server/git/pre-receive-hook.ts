@@ -213,7 +213,9 @@ export function registerPreReceiveRoute(
         out.line(`skiff: waiting for the previous push to ${push.app} to finish…`);
         await previous;
       }
-      const moved = previous ? await movedRefs(push) : [];
+      // Always checked: a push whose refs moved since its client looked
+      // would run the pipeline only for git to refuse the ref update after.
+      const moved = await movedRefs(push);
       if (controller.signal.aborted) {
         verdict = { ok: false, reason: "the pusher disconnected" };
       } else if (moved.length > 0) {
