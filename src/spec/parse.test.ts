@@ -785,6 +785,27 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "a service with an invalid value still has its depends_on names checked",
+    yaml: `
+      services:
+        web:
+          image: app
+          depends_on: [nope, web]
+          stop_grace_period: forever
+        api:
+          image: api
+          depends_on: { wbe: { condition: service_started } }
+          deploy: { replicas: two }
+    `,
+    errors: [
+      'compose.yaml:4:18 services.web.depends_on[0]: "nope" is not a service in this file (services: web, api)',
+      "compose.yaml:4:24 services.web.depends_on[1]: a service cannot depend on itself",
+      'compose.yaml:5:24 services.web.stop_grace_period: must be a duration like 10s, 1m30s or 500ms (got "forever")',
+      'compose.yaml:8:19 services.api.depends_on.wbe: "wbe" is not a service in this file (services: web, api); did you mean "web"?',
+      'compose.yaml:9:25 services.api.deploy.replicas: must be a whole number ≥ 0 (got "two")',
+    ],
+  },
+  {
     name: "sections given as something other than a mapping",
     yaml: `
       services:

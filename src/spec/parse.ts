@@ -78,6 +78,7 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
 
   const names: string[] = [];
   const valid = new Map<string, { spec: ServiceSpec; origins: ServiceOrigins }>();
+  const unvalidatedDependsOn = new Map<string, unknown>();
   const normaliseCtx: NormaliseContext = {
     fileName: options.fileName,
     env,
@@ -114,6 +115,9 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
       // `web:` with nothing under it is an empty service; the rules then say what it needs.
       const input = validate(serviceSchema, raw ?? {}, ["services", name], ctx);
       if (input) valid.set(name, normaliseService(name, input, normaliseCtx));
+      else if (isMapping(raw) && raw.depends_on !== undefined) {
+        unvalidatedDependsOn.set(name, raw.depends_on);
+      }
     }
   }
 
@@ -122,7 +126,7 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
     test,
     path: ["x-skiff", "test", i] as SpecPath,
   }));
-  checkRules({ names, services: valid, volumes, tests, map, problems });
+  checkRules({ names, services: valid, volumes, tests, map, problems, unvalidatedDependsOn });
 
   if (!top || valid.size !== names.length || names.length === 0) return done();
   return done({

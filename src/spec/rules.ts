@@ -19,6 +19,11 @@ export interface RuleInput {
   tests: { test: TestSpec; path: SpecPath }[];
   map: SourceMap;
   problems: ProblemList;
+  /**
+   * The raw `depends_on` of services that failed validation: their names
+   * are still checked, so every problem shows at once.
+   */
+  unvalidatedDependsOn?: Map<string, unknown>;
 }
 
 /** Applies the cross-field rules, reporting into `input.problems`. */
@@ -41,6 +46,21 @@ export function checkRules(input: RuleInput): void {
         ["services", name],
         `service names must be DNS labels (lowercase letters, digits and -, at most 63 characters, no - at either end), because a service's name is its hostname on the app network; try ${JSON.stringify(toDnsLabel(name))}`,
       );
+    }
+  }
+
+  for (const [name, raw] of input.unvalidatedDependsOn ?? []) {
+    const base: SpecPath = ["services", name, "depends_on"];
+    const entries: [string, SpecPath][] = Array.isArray(raw)
+      ? raw.flatMap((dep, i): [string, SpecPath][] =>
+          typeof dep === "string" ? [[dep, [...base, i]]] : [],
+        )
+      : raw && typeof raw === "object"
+        ? Object.keys(raw).map((dep): [string, SpecPath] => [dep, [...base, dep]])
+        : [];
+    for (const [dep, path] of entries) {
+      if (dep === name) keyError(path, "a service cannot depend on itself");
+      else if (!known.has(dep)) keyError(path, unknownService(dep));
     }
   }
 
