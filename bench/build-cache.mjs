@@ -5,7 +5,7 @@
 //   node bench/build-cache.mjs [--runs N] [--write]
 //
 // Each run creates a uniquely named app on the local Skiff server and pushes
-// bench/fixtures/shop to it three times:
+// examples/shop, with bench/fixtures/dependency-step swapped in, to it three times:
 //   1. cold:  a new app, so no earlier release to take cache from, and a
 //             unique marker in every package.json and dependency step, so
 //             nothing from an earlier run is in the builder's cache;
@@ -36,7 +36,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/shop/", import.meta.url));
+// The app is examples/shop; the benchmark only swaps in a Dockerfile with a
+// realistic dependency step, its script and the package.json files it reads.
+const EXAMPLE = fileURLToPath(new URL("../examples/shop/", import.meta.url));
+const DEPENDENCY_STEP = fileURLToPath(new URL("./fixtures/dependency-step/", import.meta.url));
 const DOC = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url));
 const BASE_IMAGE = "127.0.0.1:5000/bases/node:bookworm";
 const SERVICES = ["web", "api"];
@@ -206,8 +209,11 @@ function gitEnv(home) {
  * carry the id in their description and can be found by it).
  */
 function writeSource(dir, id) {
-  cpSync(FIXTURE, dir, { recursive: true });
+  cpSync(EXAMPLE, dir, { recursive: true });
   for (const service of SERVICES) {
+    cpSync(join(DEPENDENCY_STEP, "Dockerfile"), join(dir, service, "Dockerfile"));
+    cpSync(join(DEPENDENCY_STEP, "build-deps.mjs"), join(dir, service, "build-deps.mjs"));
+    cpSync(join(DEPENDENCY_STEP, `${service}.package.json`), join(dir, service, "package.json"));
     const manifestPath = join(dir, service, "package.json");
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
     manifest.config = { ...manifest.config, benchRun: id };
