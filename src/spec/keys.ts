@@ -31,7 +31,8 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const WRAPPERS = new Set([
+/** zod wrapper types that only change optionality or defaults, never the shape; unwrapped when walking a schema. */
+export const WRAPPERS = new Set([
   "optional",
   "nullable",
   "default",

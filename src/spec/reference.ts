@@ -3,6 +3,7 @@
 // output.
 
 import type { z } from "zod";
+import { WRAPPERS } from "./keys.js";
 import { SPEC_FILE_NAMES } from "./load.js";
 import {
   COMPOSE_SECTIONS,
@@ -24,16 +25,6 @@ interface Def {
 }
 
 const def = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-const WRAPPERS = new Set([
-  "optional",
-  "nullable",
-  "default",
-  "prefault",
-  "readonly",
-  "catch",
-  "nonoptional",
-]);
 
 /** The field's description, type label and default, looking through optional/default/pipe wrappers. */
 function field(schema: z.ZodType): { description: string; type: string; default?: unknown } {
