@@ -334,6 +334,46 @@ describe("git push runs the pipeline end to end", () => {
     ]);
   });
 
+  it("reuses, without building, the image of a service whose build inputs did not change", async () => {
+    const { app, dir, repository } = await newApp("reuse", (name) => ({
+      ...smallApp(name),
+      ".dockerignore": "NOTES.md\n",
+    }));
+    expect((await push(app, dir)).code).toBe(0);
+    const r1 = await manifestDigest(sandbox.registryUrl, repository, "r1");
+    // A fresh builder: the reused image must come from the registry.
+    expect(await removeAppImages(docker, registryAddress, app)).toHaveLength(2);
+
+    await commitFiles(dir, { "NOTES.md": "not part of the build context\n" }, "notes", env);
+    const result = await push(app, dir);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = progress(result);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^\\[web\\] unchanged since r1 \\(same context, Dockerfile, args and base images\\): reusing ${registryAddress}/${repository}:r1 \\([0-9a-f]{12}\\), not rebuilt$`,
+        ),
+      ),
+    );
+    // The test stage still ran, in the reused image pulled from the registry.
+    expect(lines).toContain(`[web] ${app}`);
+    expect(lines).toContain(
+      "[web] tagged " + `${registryAddress}/${repository}:r2 in the registry (no layers pushed)`,
+    );
+
+    const { run, steps } = await showRun(sandbox, app, 2);
+    expect(run).toMatchObject({ status: "succeeded", releaseNumber: 2 });
+    expect(steps).toEqual([]);
+    expect(await manifestDigest(sandbox.registryUrl, repository, "r2")).toBe(r1);
+
+    // A change inside the context builds again.
+    await commitFiles(dir, { "index.html": "<p>version 3</p>\n" }, "page", env);
+    const third = await push(app, dir);
+    expect(third.code, third.stderr).toBe(0);
+    expect(progress(third).some((l) => l.includes("unchanged since"))).toBe(false);
+    expect(await manifestDigest(sandbox.registryUrl, repository, "r3")).not.toBe(r1);
+  });
+
   it("accounts for two pushes to one app at once: one goes live, the other is turned away unreleased", async () => {
     const { app, dir, first, repository } = await newApp("race");
     expect((await push(app, dir)).code).toBe(0);
@@ -370,15 +410,22 @@ describe("git push runs the pipeline end to end", () => {
 
     // git refused B's commit, so no release may exist for it: a release is
     // what a deploy would start, and main does not contain B.
+    // B is accounted for: a failed run of its commit that says why.
     const runB = runs.find((r) => r.commit === commitB);
     const refused = `push B was refused, its output:\n${b.stderr}`;
-    expect(runB?.status, refused).not.toBe("succeeded");
+    expect(runB, refused).toMatchObject({
+      status: "failed",
+      reason: expect.stringMatching(/another push moved refs\/heads\/main/),
+    });
     expect(runB?.releaseNumber, refused).toBeUndefined();
+    expect(b.stderr).toMatch(
+      new RegExp(`run ${runB?.number} of ${app} for ${commitB.slice(0, 12)} refused`),
+    );
     expect(await registryTags(sandbox.registryUrl, repository)).toEqual(
       [first.slice(0, 12), commitA.slice(0, 12), "r1", "r2"].sort(),
     );
     expect(b.stderr).toMatch(
-      /another push moved refs\/heads\/main \(now at [0-9a-f]{7}\) while this one waited; fetch, then push again|superseded/,
+      /another push moved refs\/heads\/main \(now at [0-9a-f]{7}\) while this one waited; fetch, then push again/,
     );
   });
 

@@ -47,6 +47,13 @@ export interface BuiltImage {
   /** Repository without tag, e.g. 127.0.0.1:5000/shop/web. */
   repository: string;
   tags: string[];
+  /** Digest of the build's inputs, when Skiff could compute it. */
+  buildKey?: string;
+  /**
+   * Set when the inputs equal those of the previous release's image: that
+   * image (in the registry, maybe not on this Docker host) is the result.
+   */
+  reused?: { digest: string; image: string; release: number };
 }
 
 /**
@@ -140,6 +147,24 @@ export class Pipeline {
       });
     });
     return { run: runs.getRun(run.id) as RunRecord, events, finished };
+  }
+
+  /**
+   * Records a run that was refused before any stage could start: its source
+   * stage failed with `reason`, and nothing else ran.
+   */
+  recordRefused(app: string, trigger: RunTrigger, reason: string): RunRecord {
+    const { runs } = this.options;
+    const run = runs.createRun(app, trigger);
+    const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
+    runs.startStage(run.id, "source");
+    events.emit({ type: "stage", stage: "source", status: "running" });
+    events.emit({ type: "log", stage: "source", text: reason });
+    runs.finishStage(run.id, "source", "failed");
+    events.emit({ type: "stage", stage: "source", status: "failed" });
+    runs.finishRun(run.id, "failed", reason);
+    events.emit({ type: "run", status: "failed", reason });
+    return runs.getRun(run.id) as RunRecord;
   }
 
   /** Cancels a queued or running run; returns false when it already finished. */

@@ -22,6 +22,7 @@ import {
   catalogRequest,
   manifestDeleteRequest,
   manifestGetRequest,
+  manifestPutRequest,
   manifestHeadRequest,
   nextPageRequest,
   parseLinkNext,
@@ -169,6 +170,42 @@ export class RegistryClient {
   }
 
   /**
+   * Points `tag` at the manifest `digest` of the same repository, inside the
+   * registry: the manifest's bytes are read and put back under the new tag,
+   * so no layer leaves the registry. Returns the digest the registry reports
+   * for the tag, which must equal `digest`.
+   */
+  async tagManifest(repository: string, digest: string, tag: string): Promise<string> {
+    const action = `tag ${repository}@${digest} as ${tag}`;
+    const got = await this.#exchange(manifestGetRequest(repository, digest), action);
+    await this.#ensureOk(got, action);
+    const mediaType = got.headers.get("content-type")?.split(";")[0]?.trim();
+    const bytes = new Uint8Array(await got.arrayBuffer());
+    if (!mediaType) {
+      throw new RegistryError({
+        message: `${this.url} answered ${repository}@${digest} without a Content-Type`,
+        registry: this.url,
+        hint: "the registry must serve manifests with their media type (Distribution and every OCI registry do)",
+      });
+    }
+    const put = await this.#exchange(
+      manifestPutRequest(repository, tag, { mediaType, bytes }),
+      action,
+    );
+    await this.#ensureOk(put, action);
+    await discard(put);
+    const tagged = await this.manifestDigest(repository, tag);
+    if (tagged !== digest) {
+      throw new RegistryError({
+        message: `${this.url} reports ${repository}:${tag} as ${tagged ?? "missing"} right after it was tagged ${digest}`,
+        registry: this.url,
+        hint: "another client may be writing the same tag; push again",
+      });
+    }
+    return digest;
+  }
+
+  /**
    * Deletes a manifest (and with it every tag pointing at it) by digest.
    * Already gone is fine; a registry with deletes disabled (405) throws a
    * RegistryError whose hint says how to enable them.
@@ -293,6 +330,7 @@ export class RegistryClient {
       return await this.#fetch(`${this.url}${request.path}`, {
         method: request.method,
         headers,
+        ...(request.body ? { body: request.body } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {

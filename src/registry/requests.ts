@@ -7,10 +7,12 @@ import { ValidationError } from "../errors.js";
  * (distribution/distribution docs/spec/api.md) and the OCI distribution-spec.
  */
 export interface RegistryRequest {
-  method: "GET" | "HEAD" | "DELETE";
+  method: "GET" | "HEAD" | "DELETE" | "PUT";
   /** Path and query on the registry, always starting with `/v2/`. */
   path: string;
   headers: Record<string, string>;
+  /** The body of a PUT, sent byte for byte (a manifest's digest is over its exact bytes). */
+  body?: Uint8Array<ArrayBuffer>;
   /**
    * The token scope the request needs (docs/spec/auth/scope.md), so a cached
    * bearer token can be sent up front. Absent for /v2/, which needs none.
@@ -109,6 +111,26 @@ export function manifestHeadRequest(repository: string, reference: string): Regi
 /** GET of the same manifest, for registries that leave Docker-Content-Digest off a HEAD. */
 export function manifestGetRequest(repository: string, reference: string): RegistryRequest {
   return { ...manifestHeadRequest(repository, reference), method: "GET" };
+}
+
+/**
+ * PUT /v2/<name>/manifests/<tag> with a manifest's exact bytes and its media
+ * type: a new tag for an image already in the repository, with no layer moved.
+ */
+export function manifestPutRequest(
+  repository: string,
+  tag: string,
+  manifest: { mediaType: string; bytes: Uint8Array<ArrayBuffer> },
+): RegistryRequest {
+  assertRepositoryName(repository);
+  assertReference(tag);
+  return {
+    method: "PUT",
+    path: `/v2/${repository}/manifests/${tag}`,
+    headers: { "content-type": manifest.mediaType },
+    body: manifest.bytes,
+    scope: `repository:${repository}:pull,push`,
+  };
 }
 
 /**

@@ -34,6 +34,7 @@ export interface HttpDependencies {
     /** The environment `git http-backend` gives the pre-receive hook. */
     hookEnv(app: string): Record<string, string>;
     onPush: PreReceiveRouteOptions["onPush"];
+    onRefused?: PreReceiveRouteOptions["onRefused"];
   };
   logger?: FastifyServerOptions["logger"];
 }
@@ -190,7 +191,11 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     appExists: (name) => deps.store.getApp(name) !== undefined,
     hookEnv: deps.git.hookEnv,
   });
-  registerPreReceiveRoute(app, { hookToken: deps.git.hookToken, onPush: deps.git.onPush });
+  registerPreReceiveRoute(app, {
+    hookToken: deps.git.hookToken,
+    onPush: deps.git.onPush,
+    ...(deps.git.onRefused ? { onRefused: deps.git.onRefused } : {}),
+  });
   registerWebhookRoutes(app, {
     store: deps.store,
     pipeline: deps.pipeline,

@@ -8,7 +8,7 @@ import { managedEdgeSpec } from "../edge/managed-edge.js";
 import { DependencyError } from "../errors.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { createStageRunners } from "../pipeline/stages/index.js";
-import { handlePush } from "../pipeline/triggers/git-push.js";
+import { handlePush, recordRefusedPush } from "../pipeline/triggers/git-push.js";
 import { RegistryClient } from "../registry/client.js";
 import { managedRegistrySpec, REGISTRY_BINARY } from "../registry/managed-registry.js";
 import { portAnswers } from "../runtime/managed-process.js";
@@ -127,6 +127,7 @@ export async function startServer(
           hookToken,
         }),
       onPush: (push, out) => handlePush({ pipeline, store, appUrl }, push, out),
+      onRefused: (push, reason, out) => recordRefusedPush({ pipeline, store }, push, reason, out),
     },
     status: () =>
       collectStatus({

@@ -67,6 +67,8 @@ export interface ReleaseImage {
   service: string;
   image: string;
   digest: string;
+  /** Digest of the build's inputs; absent for an image Skiff did not build. */
+  buildKey?: string;
 }
 
 export interface ReleaseRecord {
@@ -311,10 +313,16 @@ export class RunStore {
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
-        "INSERT INTO release_images (release_id, service, image, digest) VALUES (?, ?, ?, ?)",
+        "INSERT INTO release_images (release_id, service, image, digest, build_key) VALUES (?, ?, ?, ?, ?)",
       );
       for (const image of input.images)
-        insertImage.run(releaseId, image.service, image.image, image.digest);
+        insertImage.run(
+          releaseId,
+          image.service,
+          image.image,
+          image.digest,
+          image.buildKey ?? null,
+        );
       return releaseId;
     })();
     return this.getRelease(id) as ReleaseRecord;
@@ -385,11 +393,25 @@ export class RunStore {
   }
 
   private toRelease(row: ReleaseRow): ReleaseRecord {
-    const images = this.db
-      .prepare(
-        "SELECT service, image, digest FROM release_images WHERE release_id = ? ORDER BY service",
-      )
-      .all(row.id) as ReleaseImage[];
+    const images = (
+      this.db
+        .prepare(
+          "SELECT service, image, digest, build_key FROM release_images WHERE release_id = ? ORDER BY service",
+        )
+        .all(row.id) as {
+        service: string;
+        image: string;
+        digest: string;
+        build_key: string | null;
+      }[]
+    ).map(
+      (i): ReleaseImage => ({
+        service: i.service,
+        image: i.image,
+        digest: i.digest,
+        ...(i.build_key ? { buildKey: i.build_key } : {}),
+      }),
+    );
     return {
       id: row.id,
       app: row.app,

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import type Docker from "dockerode";
 import { buildImage } from "../../build/build-image.js";
 import type { BuildEvent, BuildStep } from "../../build/steps.js";
 import { LABELS } from "../../docker/engine.js";
@@ -7,6 +6,7 @@ import type { RunStore } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
 import { imageTags, serviceRepository } from "./naming.js";
+import { type ReuseDeps, reusableImage, serviceBuildKey } from "./reuse.js";
 
 /** Services of one release built at once; more only queue on the daemon and slow each other. */
 const BUILD_PARALLELISM = 2;
@@ -32,7 +32,7 @@ export function stepLine(step: BuildStep): string | undefined {
  * the image, written because every build sets BUILDKIT_INLINE_CACHE=1).
  */
 export async function buildServices(
-  deps: { docker: Docker; registryAddress: string; runs: RunStore },
+  deps: ReuseDeps & { runs: RunStore },
   ctx: RunContext,
 ): Promise<BuiltImage[]> {
   const toBuild = ctx.plan.services.filter((s) => s.source.type === "build");
@@ -52,6 +52,22 @@ export async function buildServices(
       const source = service.source;
       if (source.type !== "build") continue;
       const repository = serviceRepository(deps.registryAddress, ctx.app, service.name);
+      const inputs = await serviceBuildKey(deps, ctx.sourceDir, service);
+      const buildKey = "key" in inputs ? inputs.key : undefined;
+      const reused = buildKey
+        ? await reusableImage(deps, previous, service.name, repository, buildKey)
+        : undefined;
+      if (reused && buildKey) {
+        ctx.log(
+          `unchanged since r${reused.release} (same context, Dockerfile, args and base images): reusing ${reused.image} (${reused.digest.slice(7, 19)}), not rebuilt`,
+          service.name,
+        );
+        built.push({ service: service.name, repository, tags, buildKey, reused });
+        continue;
+      }
+      if ("unknown" in inputs) {
+        ctx.log(`always rebuilt: ${inputs.unknown}`, service.name);
+      }
       const cacheFrom = previous?.images.find((i) => i.service === service.name)?.image;
       ctx.log(
         `building ${source.context}${source.target ? ` (target ${source.target})` : ""}${cacheFrom ? `, cache from ${cacheFrom}` : ", no earlier release to take cache from"}`,
@@ -105,7 +121,7 @@ export async function buildServices(
           `built in${seconds(result.durationMs)}: ${cached} of ${visible.length} steps cached`,
           service.name,
         );
-        built.push({ service: service.name, repository, tags });
+        built.push({ service: service.name, repository, tags, ...(buildKey ? { buildKey } : {}) });
         continue;
       }
       if (result.reason === "cancelled") throw ctx.signal.reason ?? new Error("cancelled");

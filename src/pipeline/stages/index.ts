@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import type { SkiffConfig } from "../../config.js";
 import type { RegistryClient } from "../../registry/client.js";
+import { ensureImage } from "../../registry/pull.js";
 import type { RunStore } from "../../state/runs.js";
 import type { StageRunners } from "../pipeline.js";
 import { buildServices } from "./build.js";
@@ -19,19 +20,33 @@ export function createStageRunners(deps: {
     ? deps.config.externalRegistry.url.replace(/^https?:\/\//, "")
     : deps.config.registryAddress;
   const external = deps.config.externalRegistry;
+  const auth =
+    external?.username && external.password
+      ? { username: external.username, password: external.password }
+      : undefined;
   return {
     loadSpec: (app, sourceDir, log) => loadRunSpec(app, sourceDir, log),
-    build: (ctx) => buildServices({ docker: deps.docker, registryAddress, runs: deps.runs }, ctx),
-    test: (ctx, images) => runTests(deps.docker, ctx, images),
+    build: (ctx) =>
+      buildServices(
+        { docker: deps.docker, registry: deps.registry, registryAddress, runs: deps.runs },
+        ctx,
+      ),
+    test: (ctx, images) =>
+      runTests(deps.docker, ctx, images, async (image) => {
+        if (!image.reused) return;
+        await ensureImage(deps.docker, {
+          repository: image.repository,
+          digest: image.reused.digest,
+          tags: image.tags.slice(0, 1),
+          registryUrl: deps.registry.url,
+          ...(auth ? { auth } : {}),
+          signal: ctx.signal,
+          onProgress: (text) => ctx.log(text, image.service),
+        });
+      }),
     publish: (ctx, images) =>
       publishImages(
-        {
-          docker: deps.docker,
-          registry: deps.registry,
-          ...(external?.username && external.password
-            ? { auth: { username: external.username, password: external.password } }
-            : {}),
-        },
+        { docker: deps.docker, registry: deps.registry, ...(auth ? { auth } : {}) },
         ctx,
         images,
       ),

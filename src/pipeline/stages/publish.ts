@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { RegistryClient, RegistryCredentials } from "../../registry/client.js";
 import { RegistryError } from "../../registry/errors.js";
-import { pushImage } from "../../registry/push.js";
+import { pushImage, repositoryOf } from "../../registry/push.js";
 import type { ReleaseImage } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
@@ -20,6 +20,10 @@ export async function publishImages(
 ): Promise<ReleaseImage[]> {
   const released: ReleaseImage[] = [];
   for (const image of images) {
+    if (image.reused) {
+      released.push(await retagReused(deps.registry, ctx, image, image.reused.digest));
+      continue;
+    }
     let digest: string | undefined;
     for (const tag of image.tags) {
       ctx.log(`pushing ${image.repository}:${tag}`, image.service);
@@ -54,6 +58,7 @@ export async function publishImages(
       service: image.service,
       image: `${image.repository}:${releaseTag}`,
       digest: digest as string,
+      ...(image.buildKey ? { buildKey: image.buildKey } : {}),
     });
   }
   for (const service of ctx.plan.services) {
@@ -70,4 +75,37 @@ export async function publishImages(
     }
   }
   return released;
+}
+
+/**
+ * A reused image gets this release's tags inside the registry: its manifest
+ * is put under each new tag, so no layer moves and the Docker host need not
+ * have the image.
+ */
+async function retagReused(
+  registry: RegistryClient,
+  ctx: RunContext,
+  image: BuiltImage,
+  digest: string,
+): Promise<ReleaseImage> {
+  for (const tag of image.tags) {
+    try {
+      await registry.tagManifest(repositoryOf(image.repository), digest, tag);
+    } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (error instanceof RegistryError) {
+        throw new StageFailure(`${image.service}: ${error.message}`, [`hint: ${error.hint}`]);
+      }
+      throw error;
+    }
+    ctx.log(`tagged ${image.repository}:${tag} in the registry (no layers pushed)`, image.service);
+  }
+  const releaseTag = image.tags[image.tags.length - 1] as string;
+  ctx.log(`${image.repository}:${releaseTag} is ${digest}`, image.service);
+  return {
+    service: image.service,
+    image: `${image.repository}:${releaseTag}`,
+    digest,
+    ...(image.buildKey ? { buildKey: image.buildKey } : {}),
+  };
 }

@@ -114,12 +114,15 @@ export async function runTests(
   docker: Docker,
   ctx: RunContext,
   images: BuiltImage[],
+  /** Brings a reused image (maybe only in the registry) onto the Docker host under its run tag. */
+  ensureLocal: (image: BuiltImage) => Promise<void>,
 ): Promise<"passed" | "none"> {
   const tests = ctx.plan.tests;
   if (tests.length === 0) {
     ctx.log("no x-skiff.test entries; nothing to run");
     return "none";
   }
+  for (const image of images) if (image.reused) await ensureLocal(image);
   const containers: string[] = [];
   const networkName = `skiff-test-${ctx.app}-${ctx.run.number}`;
   let networkId: string | undefined;

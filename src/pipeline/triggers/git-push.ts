@@ -28,6 +28,31 @@ export function pushedCommitSource(push: PushRequest, update: RefUpdate): Source
 }
 
 /**
+ * A push to the deploy branch that git will refuse before its run could
+ * start is still recorded, as a failed run with the reason, so every push
+ * shows up in `skiff runs`.
+ */
+export function recordRefusedPush(
+  deps: { pipeline: Pipeline; store: Store },
+  push: PushRequest,
+  reason: string,
+  out: PushOutput,
+): void {
+  const app = deps.store.getApp(push.app);
+  if (!app) return;
+  const deploy = push.updates.find(
+    (u) => u.ref === `refs/heads/${app.deployBranch}` && !ZERO.test(u.newSha),
+  );
+  if (!deploy) return;
+  const run = deps.pipeline.recordRefused(
+    app.name,
+    { kind: "git-push", commit: deploy.newSha, ref: deploy.ref },
+    reason,
+  );
+  out.line(`skiff: run ${run.number} of ${app.name} for ${deploy.newSha.slice(0, 12)} refused`);
+}
+
+/**
  * What a push does: an update of the app's deploy branch runs the pipeline,
  * and the push waits for it, so the branch moves only when the run succeeded.
  * Other branches are accepted without a run. Progress is streamed to the

@@ -42,6 +42,11 @@ export interface PreReceiveRouteOptions {
    * same app reach it one at a time.
    */
   onPush(push: PushRequest, out: PushOutput): Promise<PushResult>;
+  /**
+   * A push turned away before its run could start (another push moved its
+   * refs while it waited), so it can still be accounted for as a run.
+   */
+  onRefused?(push: PushRequest, reason: string, out: PushOutput): void;
 }
 
 /** A fresh hook token; create one per server start and keep it in memory only. */
@@ -219,10 +224,9 @@ export function registerPreReceiveRoute(
       if (controller.signal.aborted) {
         verdict = { ok: false, reason: "the pusher disconnected" };
       } else if (moved.length > 0) {
-        verdict = {
-          ok: false,
-          reason: `another push moved ${moved.join(", ")} while this one waited; fetch, then push again`,
-        };
+        const reason = `another push moved ${moved.join(", ")} while this one waited; fetch, then push again`;
+        options.onRefused?.(push, reason, out);
+        verdict = { ok: false, reason };
       } else {
         const result = await options.onPush(push, out);
         verdict = result.ok

@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { buildInputsDigest } from "../../build/build-inputs.js";
+import { baseImagesOf } from "../../build/dockerfile-bases.js";
+import type { RegistryClient } from "../../registry/client.js";
+import { repositoryOf } from "../../registry/push.js";
+import type { ReleaseRecord } from "../../state/runs.js";
+import type { PlanService } from "../../spec/index.js";
+
+/**
+ * Skipping builds whose inputs did not change. A push that changes one
+ * service would otherwise rebuild every service, and on a builder with an
+ * empty cache each rebuild pulls its image's layers from the registry only
+ * to produce the image the previous release already has.
+ */
+
+export interface ReuseDeps {
+  docker: Docker;
+  registry: RegistryClient;
+  /** The registry's host as it appears in image references, e.g. 127.0.0.1:5000. */
+  registryAddress: string;
+}
+
+/**
+ * The digest of a service's build inputs, or a reason it cannot be known
+ * (a FROM with an unresolved variable, a base image neither in the registry
+ * nor on the Docker host): then the service is always built.
+ */
+export async function serviceBuildKey(
+  deps: ReuseDeps,
+  sourceDir: string,
+  service: PlanService,
+): Promise<{ key: string } | { unknown: string }> {
+  const source = service.source;
+  if (source.type !== "build") return { unknown: "not built by Skiff" };
+  const contextDir = join(sourceDir, source.context);
+  let dockerfileText: string;
+  try {
+    dockerfileText = await readFile(join(contextDir, source.dockerfile), "utf8");
+  } catch {
+    return { unknown: `cannot read ${source.dockerfile}` };
+  }
+  const images = baseImagesOf(dockerfileText, source.args);
+  if (images === undefined) return { unknown: "a FROM line names its image through a variable" };
+  const bases: { image: string; resolvedTo: string }[] = [];
+  for (const image of images) {
+    const resolvedTo = await resolveBaseImage(deps, image);
+    if (resolvedTo === undefined) return { unknown: `cannot resolve base image ${image}` };
+    bases.push({ image, resolvedTo });
+  }
+  const key = await buildInputsDigest({
+    contextDir,
+    dockerfile: source.dockerfile,
+    ...(source.target ? { target: source.target } : {}),
+    args: source.args,
+    bases,
+  });
+  return { key };
+}
+
+/**
+ * What a base image reference points at now: a pinned digest as it is, an
+ * image in Skiff's registry by its manifest digest, anything else by the id
+ * of the image on the Docker host.
+ */
+async function resolveBaseImage(deps: ReuseDeps, image: string): Promise<string | undefined> {
+  const at = image.indexOf("@");
+  if (at >= 0) return image.slice(at + 1);
+  if (image.startsWith(`${deps.registryAddress}/`)) {
+    const withoutHost = repositoryOf(image);
+    const colon = withoutHost.lastIndexOf(":");
+    const [repository, tag] =
+      colon > withoutHost.lastIndexOf("/")
+        ? [withoutHost.slice(0, colon), withoutHost.slice(colon + 1)]
+        : [withoutHost, "latest"];
+    return deps.registry.manifestDigest(repository, tag).catch(() => undefined);
+  }
+  try {
+    return (await deps.docker.getImage(image).inspect()).Id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The previous release's image of `service` when it was built from exactly
+ * these inputs and the registry still serves it.
+ */
+export async function reusableImage(
+  deps: ReuseDeps,
+  previous: ReleaseRecord | undefined,
+  service: string,
+  repository: string,
+  key: string,
+): Promise<{ digest: string; image: string; release: number } | undefined> {
+  const earlier = previous?.images.find((i) => i.service === service);
+  if (!previous || !earlier || earlier.buildKey !== key) return undefined;
+  const served = await deps.registry
+    .manifestDigest(repositoryOf(repository), earlier.digest)
+    .catch(() => undefined);
+  if (served !== earlier.digest) return undefined;
+  return { digest: earlier.digest, image: earlier.image, release: previous.number };
+}
