@@ -19,10 +19,12 @@ describe("baseImagesOf", () => {
     ["--platform is not the image", "FROM --platform=linux/amd64 a:1\n", {}, ["a:1"]],
     [
       "global ARG defaults and build args",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile syntax, not a template
       "ARG REG=127.0.0.1:5000\nARG TAG=bookworm\nFROM ${REG}/bases/node:$TAG\n",
       { TAG: "trixie" },
       ["127.0.0.1:5000/bases/node:trixie"],
     ],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile syntax, not a template
     ["quoted ARG default", 'ARG TAG="1"\nFROM a:${TAG}\n', {}, ["a:1"]],
     ["an ARG without a value leaves the image unknown", "ARG TAG\nFROM a:$TAG\n", {}, undefined],
     ["an ARG after FROM does not reach FROM", "FROM a:1\nARG T=2\nFROM b:$T\n", {}, undefined],

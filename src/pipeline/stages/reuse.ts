@@ -5,8 +5,8 @@ import { buildInputsDigest } from "../../build/build-inputs.js";
 import { baseImagesOf } from "../../build/dockerfile-bases.js";
 import type { RegistryClient } from "../../registry/client.js";
 import { repositoryOf } from "../../registry/push.js";
-import type { ReleaseRecord } from "../../state/runs.js";
 import type { PlanService } from "../../spec/index.js";
+import type { ReleaseRecord } from "../../state/runs.js";
 
 /**
  * Skipping builds whose inputs did not change. A push that changes one
