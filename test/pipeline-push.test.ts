@@ -138,13 +138,13 @@ describe("git push runs the pipeline end to end", () => {
       "publish",
       "publish succeeded",
       "deploy",
-      "deploy skipped",
+      "deploy succeeded",
     ]);
     const runStep = `[web] [2/3] RUN sleep 1 && echo ${app} > /built DONE `;
     expect(lines.filter((line) => line.startsWith(runStep))).toHaveLength(1);
     expect(lines.filter((line) => line.startsWith("=====>"))).toEqual(["=====> run succeeded"]);
     expect(lines).toContain(
-      `skiff: release r1 of ${app} is published in the registry (not started: no deploy engine yet)`,
+      `skiff: release r1 of ${app} is live: http://${app}.localhost:${sandbox.edgePort}/`,
     );
     expect(await serverMain(app)).toBe(first);
 
@@ -163,7 +163,7 @@ describe("git push runs the pipeline end to end", () => {
       "build succeeded",
       "test succeeded",
       "publish succeeded",
-      "deploy skipped",
+      "deploy succeeded",
     ]);
 
     const { run, steps } = await showRun(sandbox, app, 1);
@@ -299,6 +299,8 @@ describe("git push runs the pipeline end to end", () => {
   it("reuses the last release's layers on a builder that has none of them", async () => {
     const { app, dir, repository } = await newApp("cache");
     expect((await push(app, dir)).code).toBe(0);
+    // No replica may hold the images a fresh builder must not have.
+    expect((await skiff(sandbox, ["scale", app, "web=0"])).code).toBe(0);
 
     // A fresh builder for this app: its local images removed by exact
     // reference, and every build cache record of its steps pruned (found by
@@ -341,7 +343,9 @@ describe("git push runs the pipeline end to end", () => {
     }));
     expect((await push(app, dir)).code).toBe(0);
     const r1 = await manifestDigest(sandbox.registryUrl, repository, "r1");
-    // A fresh builder: the reused image must come from the registry.
+    // A fresh builder: the reused image must come from the registry (and
+    // no replica may hold it on this host).
+    expect((await skiff(sandbox, ["scale", app, "web=0"])).code).toBe(0);
     expect(await removeAppImages(docker, registryAddress, app)).toHaveLength(2);
 
     await commitFiles(dir, { "NOTES.md": "not part of the build context\n" }, "notes", env);
@@ -358,7 +362,7 @@ describe("git push runs the pipeline end to end", () => {
     // The test stage still ran, in the reused image pulled from the registry.
     expect(lines).toContain(`[web] ${app}`);
     expect(lines).toContain(
-      "[web] tagged " + `${registryAddress}/${repository}:r2 in the registry (no layers pushed)`,
+      `[web] tagged ${registryAddress}/${repository}:r2 in the registry (no layers pushed)`,
     );
 
     const { run, steps } = await showRun(sandbox, app, 2);
@@ -451,10 +455,7 @@ describe("git push runs the pipeline end to end", () => {
     const replayed = outputLines(replay.stdout);
     expect(stageLines(replayed)).toEqual([
       "queued",
-      ...STAGES.flatMap((stage) => [
-        stage,
-        `${stage} ${stage === "deploy" ? "skipped" : "succeeded"}`,
-      ]),
+      ...STAGES.flatMap((stage) => [stage, `${stage} succeeded`]),
     ]);
     expect(replayed.at(-1)).toBe("=====> run succeeded");
     // What the pusher saw live, the replay shows too, in the same order.

@@ -3,8 +3,6 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import type { SkiffConfig } from "../config.js";
 import { appNetworkName, LABELS } from "../docker/engine.js";
-import { removeAppDomains } from "../edge/domain-map.js";
-import type { EdgeRuntimeApi } from "../edge/runtime-api.js";
 import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
 import { removeAppRepository } from "../server/git/repositories.js";
 import type { RunStore } from "../state/runs.js";
@@ -40,7 +38,10 @@ export interface AppServiceOptions {
   store: Store;
   docker: Docker;
   registry: AppRegistry;
-  edgeRuntime: EdgeRuntimeApi;
+  /** What runs for an app: stopped and forgotten before the app is removed. */
+  workloads: { forget(app: string): Promise<{ domains: string[]; containers: string[] }> };
+  /** LABELS.instance of this installation: only its containers are counted. */
+  instance: string;
   config: SkiffConfig;
   /** The app's releases, whose images name the repositories Skiff pushed to. */
   runs?: RunStore;
@@ -135,16 +136,10 @@ export class AppService {
         `repeat the app's name: skiff apps:destroy ${name} --confirm ${name}`,
       );
     }
-    const { docker, registry, edgeRuntime, config, store } = this.options;
-    const { containers, network } = await dockerStep(name, async () => {
-      const containers = await docker.listContainers({
-        all: true,
-        filters: { label: [`${LABELS.app}=${name}`] },
-      });
-      for (const container of containers) {
-        // Named volumes stay (v: false): they hold data a destroy must not take silently.
-        await docker.getContainer(container.Id).remove({ force: true, v: false });
-      }
+    const { docker, registry, workloads, config, store } = this.options;
+    const { containers, network, domains } = await dockerStep(name, async () => {
+      // Named volumes stay: they hold data a destroy must not take silently.
+      const { containers, domains } = await workloads.forget(name);
       let network: string | undefined;
       const networks = await docker.listNetworks({ filters: { name: [appNetworkName(name)] } });
       for (const candidate of networks) {
@@ -153,13 +148,8 @@ export class AppService {
         await docker.getNetwork(candidate.Id).remove();
         network = candidate.Name;
       }
-      return { containers, network };
+      return { containers, network, domains };
     });
-    const domains = await removeAppDomains(
-      `${config.paths.edgeDir}/domains.map`,
-      edgeRuntime,
-      name,
-    );
     let registryTags: string[];
     try {
       registryTags = (await registry.deleteRepositoryTags(name, this.knownRepositories(name))).map(
@@ -176,7 +166,7 @@ export class AppService {
     store.deleteApp(name);
     return {
       app: name,
-      containers: containers.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12)),
+      containers,
       network,
       domains,
       registryTags,
@@ -276,7 +266,7 @@ export class AppService {
     try {
       containers = await this.options.docker.listContainers({
         all: true,
-        filters: { label: [LABELS.app] },
+        filters: { label: [LABELS.app, `${LABELS.instance}=${this.options.instance}`] },
       });
     } catch {
       return undefined;

@@ -5,6 +5,8 @@ import { SKIFF_VERSION } from "../version.js";
 import { registerAppCommands } from "./commands/apps.js";
 import { registerBaseCommands } from "./commands/bases.js";
 import { registerDeployCommand } from "./commands/deploy.js";
+import { registerProcessCommands } from "./commands/ps.js";
+import { registerReleaseCommands } from "./commands/releases.js";
 import { registerRunCommands } from "./commands/runs.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSpecCommands } from "./commands/spec.js";
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerRunCommands(program, config);
   registerBaseCommands(program, config);
   registerDeployCommand(program, config);
+  registerReleaseCommands(program, config);
+  registerProcessCommands(program, config);
   registerSpecCommands(program);
   return program;
 }

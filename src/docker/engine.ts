@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 import Docker from "dockerode";
 
 /** Labels every container, network and volume Skiff creates carries, so it can adopt and clean up. */
@@ -6,7 +8,18 @@ export const LABELS = {
   service: "skiff.service",
   release: "skiff.release",
   replica: "skiff.replica",
+  /**
+   * Which Skiff installation owns the object (instanceId): several data
+   * directories may share one Docker host (a test next to the quickstart),
+   * and one must never adopt or remove the other's containers.
+   */
+  instance: "skiff.instance",
 } as const;
+
+/** A stable id of the installation at `home`: the same data directory, the same id. */
+export function instanceId(home: string): string {
+  return createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12);
+}
 
 /** The per-app network on which services reach each other by name. */
 export function appNetworkName(app: string): string {

@@ -3,7 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { NOT_FOUND_PAGE, renderEdgeConfig } from "./config-render.js";
+import {
+  NOT_FOUND_PAGE,
+  renderBackend,
+  renderEdgeConfig,
+  serverArguments,
+} from "./config-render.js";
 import { parseDomainMap, renderDomainMap } from "./domain-map.js";
 import { parseShowInfo } from "./runtime-api.js";
 
@@ -13,6 +18,17 @@ const input = {
   runtimeSocket: "/srv/skiff/run/haproxy.sock",
   domainMapFile: "/srv/skiff/edge/domains.map",
   notFoundPageFile: "/srv/skiff/edge/not-found.html",
+  backends: [],
+};
+
+const shop = {
+  name: "app_shop__web",
+  healthPath: "/healthz",
+  healthHost: "shop.localhost",
+  servers: [
+    { name: "r12-1", port: 32801 },
+    { name: "r11-1", port: 32790, draining: true },
+  ],
 };
 
 describe("renderEdgeConfig", () => {
@@ -35,6 +51,10 @@ describe("renderEdgeConfig", () => {
     expect(config).toContain("file /srv/skiff/edge/not-found.html");
   });
 
+  it("has no app backend while no app is deployed", () => {
+    expect(config.endsWith("file /srv/skiff/edge/not-found.html\n")).toBe(true);
+  });
+
   it("binds the stats page to 127.0.0.1 only", () => {
     expect(config).toContain("bind 127.0.0.1:8404\n");
     expect(config.match(/bind /g)).toHaveLength(2);
@@ -51,7 +71,10 @@ describe("renderEdgeConfig", () => {
       };
       writeFileSync(files.domainMapFile, "shop.localhost app_shop__web\n");
       writeFileSync(files.notFoundPageFile, NOT_FOUND_PAGE);
-      writeFileSync(join(dir, "haproxy.cfg"), renderEdgeConfig(files));
+      writeFileSync(
+        join(dir, "haproxy.cfg"),
+        renderEdgeConfig({ ...files, backends: [shop, { ...shop, name: "app_blog__web" }] }),
+      );
       const output = execFileSync("/usr/sbin/haproxy", ["-c", "-f", join(dir, "haproxy.cfg")], {
         encoding: "utf8",
       });
@@ -59,6 +82,60 @@ describe("renderEdgeConfig", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("renderBackend", () => {
+  it.each([
+    {
+      case: "replicas with a health check, retries for idempotent requests; draining at weight 0",
+      backend: shop,
+      expected: `
+backend app_shop__web
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host shop.localhost
+    http-check expect status 200-399
+    retry-on conn-failure empty-response 502 503 504
+    http-request disable-l7-retry unless METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE
+    retries 3
+    option redispatch 1
+    server r12-1 127.0.0.1:32801 check inter 1s fall 2 rise 2
+    server r11-1 127.0.0.1:32790 check inter 1s fall 2 rise 2 weight 0
+`,
+    },
+    {
+      case: "no servers yet, and the health check's Host defaults to localhost",
+      backend: { name: "app_api__web", healthPath: "/", servers: [] },
+      expected: `
+backend app_api__web
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri / ver HTTP/1.1 hdr Host localhost
+    http-check expect status 200-399
+    retry-on conn-failure empty-response 502 503 504
+    http-request disable-l7-retry unless METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE
+    retries 3
+    option redispatch 1
+`,
+    },
+  ])("$case", ({ backend, expected }) => {
+    expect(renderBackend(backend)).toBe(expected);
+  });
+
+  it("follows the 404 backend in the whole file, after one note on the settings", () => {
+    const text = renderEdgeConfig({ ...input, backends: [shop] });
+    expect(text.indexOf("backend skiff_not_found")).toBeLessThan(text.indexOf("# App backends."));
+    expect(text.endsWith(renderBackend(shop))).toBe(true);
+  });
+});
+
+describe("serverArguments", () => {
+  it.each([
+    { weight: undefined, expected: "127.0.0.1:32801 check inter 1s fall 2 rise 2" },
+    { weight: 0, expected: "127.0.0.1:32801 check inter 1s fall 2 rise 2 weight 0" },
+  ])("weight $weight", ({ weight, expected }) => {
+    expect(serverArguments({ port: 32801 }, weight)).toBe(expected);
   });
 });
 

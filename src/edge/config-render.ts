@@ -1,3 +1,5 @@
+import type { EdgeBackendSpec, EdgeServerSpec } from "./edge-state.js";
+
 /**
  * The edge's desired state as HAProxy config text. HAProxy's file is always
  * rendered from Skiff's state, so a restart or reload loses nothing; runtime
@@ -14,6 +16,8 @@ export interface EdgeConfigInput {
   domainMapFile: string;
   /** The body of the 404 page for unknown hosts. */
   notFoundPageFile: string;
+  /** Every app's backends with their current servers, in the order to render. */
+  backends: readonly EdgeBackendSpec[];
 }
 
 /** Renders haproxy.cfg. Pure, so tests compare it exactly. */
@@ -60,7 +64,58 @@ frontend skiff_stats
 
 backend skiff_not_found
     http-request return status 404 content-type "text/html; charset=utf-8" file ${input.notFoundPageFile}
+${input.backends.length > 0 ? BACKENDS_NOTE : ""}${input.backends.map(renderBackend).join("")}`;
+}
+
+/**
+ * Health-check settings of every server, in the file and in runtime
+ * `add server` alike: servers added through the runtime API do not inherit
+ * `default-server` (management.txt, "add server"), so both spell them out.
+ * A check a second, down after 2 failures, up after 2 passes: a dead replica
+ * leaves the rotation within about 2 s (retries cover the requests in
+ * between), one lucky answer does not bring a broken one back, and a check
+ * per replica per second costs nothing at Skiff's scale.
+ */
+export const SERVER_CHECK = "check inter 1s fall 2 rise 2";
+
+/** The address and settings after `server NAME` (config) or `add server B/NAME` (runtime API). */
+export function serverArguments(server: Pick<EdgeServerSpec, "port">, weight?: number): string {
+  return `127.0.0.1:${server.port} ${SERVER_CHECK}${weight === undefined ? "" : ` weight ${weight}`}`;
+}
+
+/**
+ * The request methods RFC 9110 (section 9.2.2) defines as idempotent: a
+ * client may send them again after a failure, so the edge may too. (HAProxy's
+ * predefined METH_GET matches HEAD as well.)
+ */
+const IDEMPOTENT = "METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE";
+
+const BACKENDS_NOTE = `
+# App backends. Round robin over the replicas; HAProxy's own HTTP check decides
+# who is in the rotation. A request that fails to connect is retried on another
+# replica (conn-failure: nothing was sent, always safe); an idempotent request
+# is also retried on an empty response (the replica died mid-request) or a
+# 502/503/504, so a replica that dies between two checks fails no GET.
+# response-timeout is not retried: after "timeout server" the request is likely
+# the problem, and retrying it would only multiply the load.
 `;
+
+/** One backend section. Draining servers get weight 0, so a reload or restart keeps them out of the rotation. */
+export function renderBackend(backend: EdgeBackendSpec): string {
+  const servers = backend.servers
+    .map((s) => `    server ${s.name} ${serverArguments(s, s.draining ? 0 : undefined)}\n`)
+    .join("");
+  return `
+backend ${backend.name}
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri ${backend.healthPath} ver HTTP/1.1 hdr Host ${backend.healthHost ?? "localhost"}
+    http-check expect status 200-399
+    retry-on conn-failure empty-response 502 503 504
+    http-request disable-l7-retry unless ${IDEMPOTENT}
+    retries 3
+    option redispatch 1
+${servers}`;
 }
 
 /** The page unknown hosts get: says it is Skiff and how to put an app there. */

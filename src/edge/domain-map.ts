@@ -26,6 +26,10 @@ export function renderDomainMap(entries: Map<string, string>): string {
  * Removes every domain that routes to one of the app's backends, both from
  * the running edge (runtime API `del map`, no reload) and from the map file
  * that the next start or reload reads. Returns the removed hosts.
+ *
+ * @deprecated EdgeRouter owns the map file and renders it from its desired
+ * state, which would bring these domains back; use `router.removeApp(app)`,
+ * which also takes the app's servers and backends away.
  */
 export async function removeAppDomains(
   mapFile: string,

@@ -1,29 +1,54 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SkiffConfig } from "../config.js";
 import type { ManagedProcessSpec } from "../runtime/managed-process.js";
-import { NOT_FOUND_PAGE, renderEdgeConfig } from "./config-render.js";
-import { EdgeRuntimeApi } from "./runtime-api.js";
+import { EdgeRouter, type EdgeRouterOptions, HAPROXY_BINARY } from "./edge-router.js";
+import type { EdgeRuntimeApi } from "./runtime-api.js";
 
-export const HAPROXY_BINARY = "/usr/sbin/haproxy";
+export { HAPROXY_BINARY };
 
-/** How Skiff runs its edge: HAProxy in master-worker mode with a rendered config. */
-export function managedEdgeSpec(config: SkiffConfig): ManagedProcessSpec & {
+/** Where Skiff's edge keeps its files and sockets, and its ports. */
+export function edgeRouterOptions(
+  config: SkiffConfig,
+): Omit<EdgeRouterOptions, "runtime" | "master" | "validateConfig" | "timeouts" | "log"> {
+  const dir = config.paths.edgeDir;
+  return {
+    configFile: join(dir, "haproxy.cfg"),
+    domainMapFile: join(dir, "domains.map"),
+    notFoundPageFile: join(dir, "not-found.html"),
+    stateFile: join(dir, "desired-state.json"),
+    runtimeSocket: config.paths.edgeSocket,
+    masterSocket: join(config.paths.run, "haproxy-master.sock"),
+    httpPort: config.edgePort,
+    statsPort: config.edgeStatsPort,
+  };
+}
+
+/**
+ * How Skiff runs its edge: HAProxy in master-worker mode with a config
+ * rendered from the router's desired state, so a (re)start by the supervisor
+ * comes up with every app's backends, servers and domains. Pass the router
+ * that deploys use; without one, a router on the same files is made (enough
+ * for `skiff server stop/status`, which only need the pid file).
+ */
+export function managedEdgeSpec(
+  config: SkiffConfig,
+  options: { router?: EdgeRouter; log?: (line: string) => void } = {},
+): ManagedProcessSpec & {
   configFile: string;
   writeConfig(): void;
   runtime: EdgeRuntimeApi;
+  router: EdgeRouter;
 } {
-  const dir = config.paths.edgeDir;
-  const configFile = join(dir, "haproxy.cfg");
-  const domainMapFile = join(dir, "domains.map");
-  const notFoundPageFile = join(dir, "not-found.html");
-  const runtime = new EdgeRuntimeApi(config.paths.edgeSocket);
+  const paths = edgeRouterOptions(config);
+  const router = options.router ?? new EdgeRouter({ ...paths, log: options.log });
+  const runtime = router.runtime;
   return {
     name: "edge",
     command: HAPROXY_BINARY,
-    // -W: master-worker, so `kill -USR2 <master>` reloads without dropping
-    // connections. -S: the master CLI, for `show proc` and reload status.
-    args: ["-W", "-S", join(config.paths.run, "haproxy-master.sock"), "-f", configFile],
+    // -W: master-worker, so a reload (`kill -USR2 <master>`, or `reload` on
+    // the master CLI) drops no connection. -S: the master CLI, for `show
+    // proc` and `reload`.
+    args: ["-W", "-S", paths.masterSocket, "-f", paths.configFile],
     pidFile: join(config.paths.run, "edge.pid"),
     logFile: join(config.paths.logs, "edge.log"),
     installHint: "install Debian's HAProxy: apt-get install haproxy (scripts/quickstart does this)",
@@ -31,24 +56,11 @@ export function managedEdgeSpec(config: SkiffConfig): ManagedProcessSpec & {
       { port: config.edgePort, setting: "SKIFF_EDGE_PORT" },
       { port: config.edgeStatsPort, setting: "SKIFF_EDGE_STATS_PORT" },
     ],
-    configFile,
+    configFile: paths.configFile,
     runtime,
+    router,
     writeConfig() {
-      mkdirSync(dir, { recursive: true });
-      mkdirSync(config.paths.run, { recursive: true });
-      // The domain map is owned by the deploy code once routes exist; only seed it.
-      if (!existsSync(domainMapFile)) writeFileSync(domainMapFile, "");
-      writeFileSync(notFoundPageFile, NOT_FOUND_PAGE);
-      writeFileSync(
-        configFile,
-        renderEdgeConfig({
-          httpPort: config.edgePort,
-          statsPort: config.edgeStatsPort,
-          runtimeSocket: config.paths.edgeSocket,
-          domainMapFile,
-          notFoundPageFile,
-        }),
-      );
+      router.writeFiles();
     },
     async isHealthy() {
       try {

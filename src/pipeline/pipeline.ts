@@ -1,7 +1,14 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { AppSpec, Plan } from "../spec/index.js";
-import type { ReleaseImage, RunRecord, RunStore, RunTrigger, StageName } from "../state/runs.js";
+import { type AppSpec, type Plan, toPlan } from "../spec/index.js";
+import type {
+  ReleaseImage,
+  ReleaseRecord,
+  RunRecord,
+  RunStore,
+  RunTrigger,
+  StageName,
+} from "../state/runs.js";
 import { PipelineQueue } from "./queue.js";
 import { RunEvents } from "./run-events.js";
 
@@ -25,6 +32,14 @@ export interface SourceProvider {
     log: (text: string) => void,
     signal: AbortSignal,
   ): Promise<{ commit?: string }>;
+}
+
+/**
+ * A rollback's "source": an earlier release, whose images are deployed
+ * again by digest as a new release, with nothing built or tested.
+ */
+export interface RollbackSource {
+  rollbackTo: ReleaseRecord;
 }
 
 /** What every stage after `source` gets. */
@@ -112,7 +127,7 @@ export class Pipeline {
     this.queue = new PipelineQueue(options.concurrency ?? 2);
   }
 
-  submit(app: string, trigger: RunTrigger, source: SourceProvider): SubmittedRun {
+  submit(app: string, trigger: RunTrigger, source: SourceProvider | RollbackSource): SubmittedRun {
     const { runs } = this.options;
     const run = runs.createRun(app, trigger);
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
@@ -194,7 +209,7 @@ export class Pipeline {
     return this.queue.idle();
   }
 
-  private async execute(runId: number, source: SourceProvider): Promise<void> {
+  private async execute(runId: number, source: SourceProvider | RollbackSource): Promise<void> {
     const live = this.live.get(runId);
     if (!live) return;
     const { runs, runners } = this.options;
@@ -234,6 +249,52 @@ export class Pipeline {
     };
 
     try {
+      if ("rollbackTo" in source) {
+        const target = source.rollbackTo;
+        await stage("source", async (log) => {
+          log(
+            `rollback to r${target.number}${target.commit ? ` (commit ${target.commit.slice(0, 12)})` : ""}: its images run again by digest`,
+          );
+          return "skipped" as const;
+        });
+        await stage("build", async () => "skipped" as const);
+        await stage("test", async () => "skipped" as const);
+        const published = await stage("publish", async (log) => {
+          const release = runs.createRelease({
+            app: run.app,
+            runId,
+            ...(target.commit ? { commit: target.commit } : {}),
+            trigger: run.trigger,
+            spec: target.spec,
+            images: target.images,
+            status: "published",
+            rollbackOf: target.number,
+          });
+          for (const image of release.images)
+            log(`${image.image} is ${image.digest}`, image.service);
+          log(`release r${release.number} (rollback to r${target.number}) recorded`);
+          return release;
+        });
+        const spec = target.spec as AppSpec;
+        await stage("deploy", (log) =>
+          runners.deploy(
+            {
+              run: runs.getRun(runId) as RunRecord,
+              app: run.app,
+              sourceDir: workDir,
+              spec,
+              plan: toPlan(spec, run.app),
+              releaseNumber: published.number,
+              ...(target.commit ? { commit: target.commit } : {}),
+              signal,
+              log,
+            },
+            published.number,
+          ),
+        );
+        live.finish("succeeded", undefined, published.number);
+        return;
+      }
       const sourceDir = join(workDir, "src");
       mkdirSync(sourceDir);
       const { spec, plan, commit } = await stage("source", async (log) => {

@@ -11,6 +11,8 @@ import { registerAppRoutes } from "./api/apps.js";
 import { type BaseRoutesDependencies, registerBaseRoutes } from "./api/bases.js";
 import { registerDeployRoutes } from "./api/deploy.js";
 import { registerEventRoutes } from "./api/events.js";
+import { type DeployEngine, registerProcessRoutes } from "./api/processes.js";
+import { registerReleaseRoutes } from "./api/releases.js";
 import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
 import { registerGitRoutes } from "./git/http-backend.js";
@@ -28,6 +30,12 @@ export interface HttpDependencies {
   /** Scratch space for uploads and runs. */
   workRoot: string;
   bases: BaseRoutesDependencies;
+  /**
+   * The deployer (the same instance the pipeline deploys with) and the
+   * desired state, for releases, rollback, ps, scale and restart. Absent,
+   * those routes answer 502 and no release is live.
+   */
+  deploy?: DeployEngine;
   git: {
     reposRoot: string;
     hookToken: string;
@@ -177,6 +185,17 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerAppRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerRunRoutes(app, deps);
+  registerReleaseRoutes(app, {
+    store: deps.store,
+    runs: deps.runs,
+    pipeline: deps.pipeline,
+    ...(deps.deploy ? { deployments: deps.deploy.deployments } : {}),
+  });
+  registerProcessRoutes(app, {
+    store: deps.store,
+    runs: deps.runs,
+    ...(deps.deploy ? { engine: deps.deploy } : {}),
+  });
   registerBaseRoutes(app, deps.bases);
   registerDeployRoutes(app, {
     store: deps.store,

@@ -3,7 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { AppService } from "../apps/app-service.js";
 import type { SkiffConfig } from "../config.js";
-import { connectDocker } from "../docker/engine.js";
+import { Deployer } from "../deploy/deployer.js";
+import { connectDocker, instanceId } from "../docker/engine.js";
 import { managedEdgeSpec } from "../edge/managed-edge.js";
 import { DependencyError } from "../errors.js";
 import { Pipeline } from "../pipeline/pipeline.js";
@@ -12,9 +13,11 @@ import { handlePush, recordRefusedPush } from "../pipeline/triggers/git-push.js"
 import { RegistryClient } from "../registry/client.js";
 import { managedRegistrySpec, REGISTRY_BINARY } from "../registry/managed-registry.js";
 import { portAnswers } from "../runtime/managed-process.js";
+import { Reconciler } from "../runtime/reconciler.js";
 import { collectStatus } from "../runtime/status.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
 import { openDatabase } from "../state/database.js";
+import { DeploymentStore } from "../state/deployments.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { SKIFF_VERSION } from "../version.js";
@@ -90,9 +93,47 @@ export async function startServer(
   )) {
     logger.warn(`run ${run.number} of ${run.app} was interrupted by a server stop`);
   }
+  const deployments = new DeploymentStore(store.db);
+  const deployer = new Deployer({
+    docker,
+    instance: instanceId(config.home),
+    edge: edge.router,
+    runs,
+    deployments,
+    registryAddress: config.externalRegistry
+      ? config.externalRegistry.url.replace(/^https?:\/\//, "")
+      : config.registryAddress,
+    registryUrl,
+    ...(config.externalRegistry?.username && config.externalRegistry.password
+      ? {
+          registryAuth: {
+            username: config.externalRegistry.username,
+            password: config.externalRegistry.password,
+          },
+        }
+      : {}),
+    recordEvent: (app, message) => store.recordEvent(`app:${app}`, "reconcile", message),
+  });
+  // Adopt what runs: converge every app to its desired state before serving,
+  // then keep it there.
+  await deployer
+    .reconcileAll((text, service) =>
+      logger.info(`reconcile: ${service ? `${service}: ` : ""}${text}`),
+    )
+    .catch((error: Error) =>
+      logger.warn(
+        `could not reconcile the apps at start (${error.message}); retrying in the background`,
+      ),
+    );
+  const reconciler = new Reconciler({
+    docker,
+    deployer,
+    log: (line) => logger.info(`reconcile: ${line}`),
+  });
+  reconciler.start();
   const pipeline = new Pipeline({
     runs,
-    runners: createStageRunners({ docker, registry, config, runs }),
+    runners: createStageRunners({ docker, registry, config, runs, deployer }),
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
     concurrency: config.pipelineConcurrency,
@@ -103,9 +144,18 @@ export async function startServer(
   const registryVersion = config.externalRegistry ? undefined : memoizedRegistryVersion();
   const http = buildHttpServer({
     store,
-    apps: new AppService({ store, docker, registry, edgeRuntime: edge.runtime, config, runs }),
+    apps: new AppService({
+      store,
+      docker,
+      registry,
+      workloads: deployer,
+      instance: instanceId(config.home),
+      config,
+      runs,
+    }),
     runs,
     pipeline,
+    deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
     bases: {
@@ -162,6 +212,7 @@ export async function startServer(
     async close() {
       // Runs in flight are cancelled (their pushes are rejected) so the HTTP
       // server can close; the stages remove their throwaway containers.
+      reconciler.stop();
       pipeline.cancelAll();
       await pipeline.idle();
       await http.close();

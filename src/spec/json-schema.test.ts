@@ -48,9 +48,12 @@ describe("xSkiffJsonSchema", () => {
       "interval",
       "retries",
       "host",
+      "stable_for",
     ]);
     expect(health?.properties?.path?.default).toBe("/");
     expect(health?.properties?.timeout?.default).toBe("30s");
+    expect(health?.properties?.stable_for?.default).toBe("5s");
+    expect(health?.properties?.stable_for?.description).toMatch(/without exiting or restarting/);
     expect(Object.keys(xService.properties?.autoscale?.properties ?? {})).toEqual([
       "min",
       "max",

@@ -7,9 +7,15 @@ import { parseDotEnv } from "./dotenv.js";
 import { parseExpose, parseVolumeShort, repoPath, type VolumeMount } from "./forms.js";
 import type { SourceMap } from "./locate.js";
 import type { ProblemList, SpecPath } from "./problem.js";
-import type { ServiceInput } from "./schema.js";
+import { HEALTH_DEFAULTS, type ServiceInput } from "./schema.js";
 import { splitCommand } from "./shell-words.js";
-import type { DependencySpec, HealthcheckSpec, ServiceSpec, SkiffServiceSpec } from "./types.js";
+import type {
+  DependencySpec,
+  HealthcheckSpec,
+  HttpHealthSpec,
+  ServiceSpec,
+  SkiffServiceSpec,
+} from "./types.js";
 import { parseBytes, parseDuration } from "./units.js";
 
 /** Where parts of a service came from, so cross-field rules can point at them. */
@@ -165,15 +171,8 @@ function skiff(x: ServiceInput["x-skiff"]): SkiffServiceSpec {
   return {
     ...(x?.port !== undefined && { port: x.port }),
     domains: (x?.domains ?? []).map((d) => d.toLowerCase()),
-    ...(x?.health && {
-      health: {
-        path: x.health.path,
-        timeoutMs: ms(x.health.timeout),
-        intervalMs: ms(x.health.interval),
-        retries: x.health.retries,
-        ...(x.health.host !== undefined && { host: x.health.host.toLowerCase() }),
-      },
-    }),
+    ...(x?.health && httpHealth(x.health)),
+    ...(x?.health?.stable_for !== undefined && { stableForMs: ms(x.health.stable_for) }),
     ...(x?.autoscale && {
       autoscale: { min: x.autoscale.min, max: x.autoscale.max, cpuPercent: x.autoscale.cpu },
     }),
@@ -182,6 +181,27 @@ function skiff(x: ServiceInput["x-skiff"]): SkiffServiceSpec {
         ...(x.budget.image !== undefined && { imageBytes: parseBytes(x.budget.image) as number }),
       },
     }),
+  };
+}
+
+type HealthInput = NonNullable<NonNullable<ServiceInput["x-skiff"]>["health"]>;
+
+/**
+ * The HTTP check, unless x-skiff.health holds only stable_for: then it is
+ * about a service without a check, and the plan decides the rest. An empty
+ * `health: {}` still asks for the HTTP check with its defaults.
+ */
+function httpHealth(h: HealthInput): { health?: HttpHealthSpec } {
+  const { stable_for, ...http } = h;
+  if (stable_for !== undefined && Object.values(http).every((v) => v === undefined)) return {};
+  return {
+    health: {
+      path: h.path ?? HEALTH_DEFAULTS.path,
+      timeoutMs: ms(h.timeout ?? HEALTH_DEFAULTS.timeout),
+      intervalMs: ms(h.interval ?? HEALTH_DEFAULTS.interval),
+      retries: h.retries ?? HEALTH_DEFAULTS.retries,
+      ...(h.host !== undefined && { host: h.host.toLowerCase() }),
+    },
   };
 }
 

@@ -405,6 +405,41 @@ const cases: Case[] = [
     },
   },
   {
+    name: "x-skiff.health.stable_for: on a worker, and on a service whose checks are disabled",
+    yaml: `
+      services:
+        jobs:
+          build: .
+          x-skiff: { health: { stable_for: 1m30s } }
+        admin:
+          build: .
+          healthcheck: { disable: true }
+          x-skiff: { port: 4000, health: { stable_for: 500ms } }
+    `,
+    services: {
+      jobs: { skiff: { domains: [], stableForMs: 90_000 } },
+      admin: { skiff: { port: 4000, domains: [], stableForMs: 500 } },
+    },
+  },
+  {
+    name: "x-skiff.health: {} still asks for the HTTP check with its defaults",
+    yaml: `
+      services:
+        web:
+          build: .
+          x-skiff: { port: 3000, health: {} }
+    `,
+    services: {
+      web: {
+        skiff: {
+          port: 3000,
+          domains: [],
+          health: { path: "/", timeoutMs: 30_000, intervalMs: 2_000, retries: 3 },
+        },
+      },
+    },
+  },
+  {
     name: "top-level x-skiff.test",
     yaml: `
       services:
@@ -1006,6 +1041,43 @@ const cases: Case[] = [
     errors: [
       "compose.yaml:5:7 services.web.x-skiff.domains: needs x-skiff.port: the container port the edge routes these domains to",
       "compose.yaml:6:7 services.web.x-skiff.health: needs x-skiff.port: the container port the HTTP check connects to",
+    ],
+  },
+  {
+    name: "stable_for only applies to a service without a health check",
+    yaml: `
+      services:
+        web:
+          image: app
+          x-skiff: { port: 3000, domains: [www.example.com], health: { stable_for: 10s } }
+        api:
+          image: app
+          x-skiff: { port: 3000, domains: [api.example.com], health: { path: /up, stable_for: 10s } }
+        db:
+          image: postgres
+          healthcheck: { test: pg_isready }
+          x-skiff: { health: { stable_for: 10s } }
+        jobs:
+          image: app
+          x-skiff: { health: { timeout: 1m, stable_for: soon } }
+    `,
+    errors: [
+      "compose.yaml:4:78 services.web.x-skiff.health.stable_for: applies only to a service without a health check, and web is checked over HTTP on x-skiff.port; remove stable_for",
+      "compose.yaml:7:89 services.api.x-skiff.health.stable_for: applies only to a service without a health check, and api is checked over HTTP on x-skiff.port; remove stable_for",
+      "compose.yaml:11:38 services.db.x-skiff.health.stable_for: applies only to a service without a health check, and db has a healthcheck:, which decides when a new replica is healthy; remove stable_for",
+      'compose.yaml:14:51 services.jobs.x-skiff.health.stable_for: must be a duration like 10s, 1m30s or 500ms (got "soon")',
+    ],
+  },
+  {
+    name: "a worker's x-skiff.health with HTTP keys needs a port, once",
+    yaml: `
+      services:
+        jobs:
+          image: app
+          x-skiff: { health: { path: /up, stable_for: 10s } }
+    `,
+    errors: [
+      "compose.yaml:4:16 services.jobs.x-skiff.health: needs x-skiff.port: the container port the HTTP check connects to",
     ],
   },
   {

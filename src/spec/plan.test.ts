@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "./parse.js";
-import { type Plan, type PlanService, toPlan } from "./plan.js";
+import { type Plan, type PlanHealth, type PlanService, toPlan } from "./plan.js";
 import { formatProblem } from "./problem.js";
 import type { AppSpec } from "./types.js";
 
@@ -58,7 +58,7 @@ x-skiff:
           },
           replicas: 1,
           routes: [],
-          health: { type: "running" },
+          health: { type: "running", stableMs: 5_000 },
           dependsOn: [],
           update: { order: "start-first", failureAction: "rollback" },
           container: {
@@ -75,7 +75,7 @@ x-skiff:
           source: { type: "image", image: "local/redis:7" },
           replicas: 1,
           routes: [],
-          health: { type: "running" },
+          health: { type: "running", stableMs: 5_000 },
           dependsOn: [],
           update: { order: "stop-first", failureAction: "rollback" },
           container: {
@@ -220,7 +220,7 @@ services:
       retries: 5,
       deadlineMs: 60_000,
     });
-    expect(byName(plan, "jobs")?.health).toEqual({ type: "running" });
+    expect(byName(plan, "jobs")?.health).toEqual({ type: "running", stableMs: 5_000 });
     // No test: the image's own HEALTHCHECK, with Docker's timings.
     expect(byName(plan, "db")?.health).toEqual({
       type: "docker",
@@ -230,6 +230,30 @@ services:
       startPeriodMs: 0,
       deadlineMs: 60_000,
     });
+  });
+
+  it("health: a service without a check must keep running for stable_for (default 5 s)", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  jobs:
+    build: .
+  mailer:
+    build: .
+    x-skiff: { health: { stable_for: 30s } }
+  admin:
+    build: .
+    healthcheck: { disable: true }
+    x-skiff: { port: 4000, health: { stable_for: 2s } }
+`),
+      "x",
+    );
+    const cases: [string, PlanHealth][] = [
+      ["jobs", { type: "running", stableMs: 5_000 }],
+      ["mailer", { type: "running", stableMs: 30_000 }],
+      ["admin", { type: "running", stableMs: 2_000 }],
+    ];
+    for (const [name, health] of cases) expect(byName(plan, name)?.health, name).toEqual(health);
   });
 
   it("starts dependencies first and otherwise keeps file order", () => {

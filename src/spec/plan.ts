@@ -64,7 +64,8 @@ export interface Route {
  * - http: Skiff requests `path` on `port` until it answers 2xx/3xx, for at most `deadlineMs`.
  * - docker: the container's own healthcheck; wait for Docker to report healthy, for at most `deadlineMs`
  *   (its start period plus `retries` rounds of interval and timeout, Docker's own verdict time).
- * - running: nothing to check; healthy once the container runs.
+ * - running: no check to run (a worker, or checks disabled); healthy once the container has run
+ *   `stableMs` without exiting or restarting (`x-skiff.health.stable_for`).
  */
 export type PlanHealth =
   | {
@@ -86,7 +87,7 @@ export type PlanHealth =
       startPeriodMs: number;
       deadlineMs: number;
     }
-  | { type: "running" };
+  | { type: "running"; stableMs: number };
 
 /** What each container of the service is created with. */
 export interface ContainerSettings {
@@ -108,6 +109,9 @@ export interface ContainerSettings {
 const DOCKER_HEALTH = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 };
 const HTTP_HEALTH = { path: "/", timeoutMs: 30_000, intervalMs: 2_000, retries: 3 };
 const DOCKER_STOP_GRACE_MS = 10_000;
+// x-skiff.health.stable_for's default: long enough for a process that fails at start-up
+// (bad config, a missing variable) to exit and be restarted at least once.
+const RUNNING_STABLE_MS = 5_000;
 
 /** Resolves a valid spec into the deploy plan for the app named `appName`. */
 export function toPlan(spec: AppSpec, appName: string): Plan {
@@ -169,10 +173,14 @@ function planService(s: ServiceSpec, defaultDomain: string | undefined): PlanSer
 /**
  * Precedence: an explicit x-skiff.health (the user asked Skiff to check over
  * HTTP), then the Compose healthcheck, then an HTTP check with defaults for
- * a service with a port, else "running".
+ * a service with a port, else "running" for stable_for.
  */
 function health(s: ServiceSpec, firstDomain: string | undefined): PlanHealth {
   const port = s.skiff.port;
+  const running: PlanHealth = {
+    type: "running",
+    stableMs: s.skiff.stableForMs ?? RUNNING_STABLE_MS,
+  };
   const http = (h: typeof HTTP_HEALTH & { host?: string }): PlanHealth => ({
     type: "http",
     port: port as number,
@@ -184,7 +192,7 @@ function health(s: ServiceSpec, firstDomain: string | undefined): PlanHealth {
   });
   if (s.skiff.health && port !== undefined) return http(s.skiff.health);
   if (s.healthcheck) {
-    if (s.healthcheck.disabled) return { type: "running" };
+    if (s.healthcheck.disabled) return running;
     const h = { ...DOCKER_HEALTH, ...definedOnly(s.healthcheck) };
     return {
       type: "docker",
@@ -197,7 +205,7 @@ function health(s: ServiceSpec, firstDomain: string | undefined): PlanHealth {
     };
   }
   if (port !== undefined) return http(HTTP_HEALTH);
-  return { type: "running" };
+  return running;
 }
 
 function definedOnly(h: {

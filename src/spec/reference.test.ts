@@ -14,6 +14,10 @@ describe("renderSpecReference", () => {
     );
     expect(text).toContain("| `path` | string | `/` |");
     expect(text).toContain("| `timeout` | duration | `30s` |");
+    expect(text).toContain("| `retries` | integer ≥ 1 | `3` |");
+    expect(text).toContain(
+      "| `stable_for` | duration | `5s` | For a service without a health check",
+    );
     expect(text).toContain("| `cpu` | integer 1–100 | `70` |");
     expect(text).toContain("| `image` | size |  |");
     expect(text).toContain("| `test` | list of mappings |  |");

@@ -2,7 +2,7 @@
 // from what the parser accepts. A unit test compares the file with this
 // output.
 
-import type { z } from "zod";
+import { z } from "zod";
 import { WRAPPERS } from "./keys.js";
 import { SPEC_FILE_NAMES } from "./load.js";
 import {
@@ -38,6 +38,12 @@ function field(schema: z.ZodType): { description: string; type: string; default?
     if (d.type === "default" && !hasDefault) {
       hasDefault = true;
       fallback = d.defaultValue;
+    }
+    // A default filled in after validation is recorded as metadata (see defaultsLater in schema.ts).
+    const meta = z.globalRegistry.get(s);
+    if (meta && "default" in meta && !hasDefault) {
+      hasDefault = true;
+      fallback = meta.default;
     }
     if (typeLabelOf(s) || !(WRAPPERS.has(d.type) || d.type === "pipe")) break;
     s = d.type === "pipe" ? (d.in && def(d.in).type === "transform" ? d.out : d.in) : d.innerType;
@@ -199,7 +205,8 @@ export function renderSpecReference(): string {
     "- `depends_on` names services of the file, without cycles; `condition: service_healthy` needs a health check on the dependency.",
     "- Only named volumes, declared under the top-level `volumes:` key. Bind mounts are refused: a release runs from its image and named volumes, so that it can run on any host.",
     "- A service with a named volume is stateful: at most one replica, no autoscale, replaced stop-first.",
-    "- `x-skiff.domains` and `x-skiff.health` need `x-skiff.port`; a domain goes to one service only.",
+    "- `x-skiff.domains` and `x-skiff.health` (its HTTP check: every key but `stable_for`) need `x-skiff.port`; a domain goes to one service only.",
+    "- `x-skiff.health.stable_for` is for a service without a health check (no `x-skiff.port`, no enabled `healthcheck:`), such as a worker: its new replicas are healthy once they have run that long (default `5s`) without exiting or restarting. A deploy fails at once when one exits or restarts.",
     "- The app's only service with a port gets `<app>.localhost` when it has no domains; another service with a port and no domains gets no route (a warning says so).",
     "- `x-skiff.autoscale`: `min` ≤ `max`; `deploy.replicas`, when set, lies between them (default: `min`).",
     "- `x-skiff.test[].service` names a service of the file.",

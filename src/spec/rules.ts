@@ -139,6 +139,17 @@ export function checkRules(input: RuleInput): void {
       );
     }
 
+    const checkedBy = healthCheckOf(spec);
+    if (spec.skiff.stableForMs !== undefined && checkedBy !== undefined) {
+      // Without a port, an HTTP key already got "needs x-skiff.port"; one mistake, one error.
+      if (spec.skiff.port !== undefined || checkedBy !== "http") {
+        error(
+          at("x-skiff", "health", "stable_for"),
+          `applies only to a service without a health check, and ${spec.name} ${checkedBy === "http" ? "is checked over HTTP on x-skiff.port" : "has a healthcheck:, which decides when a new replica is healthy"}; remove stable_for`,
+        );
+      }
+    }
+
     const auto = spec.skiff.autoscale;
     if (auto) {
       if (auto.min > auto.max) {
@@ -182,6 +193,13 @@ export function checkRules(input: RuleInput): void {
       `dependency cycle: ${cycle.join(" → ")}; no service in it could start first. Remove one of these depends_on entries`,
     );
   }
+}
+
+/** How a deploy will check the service's new replicas, when it checks more than that they keep running. */
+function healthCheckOf(spec: ServiceSpec): "http" | "healthcheck" | undefined {
+  if (spec.skiff.health) return "http";
+  if (spec.healthcheck) return spec.healthcheck.disabled ? undefined : "healthcheck";
+  return spec.skiff.port !== undefined ? "http" : undefined;
 }
 
 function hasHealthCheck(spec: ServiceSpec): boolean {

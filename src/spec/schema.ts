@@ -205,25 +205,56 @@ const CONDITIONS = [
 // ---------------------------------------------------------------------------
 // x-skiff: Skiff's own keys. Each field's describe() text is its documentation.
 
+/**
+ * Defaults of x-skiff.health. They are applied after validation (normalise
+ * and plan), not by the schema, so the parsed value still tells which keys
+ * the user wrote: the HTTP keys need a port, stable_for must not have one.
+ */
+export const HEALTH_DEFAULTS = {
+  path: "/",
+  timeout: "30s",
+  interval: "2s",
+  retries: 3,
+  stable_for: "5s",
+} as const;
+
+/** An optional field whose default is filled in after validation; the docs and the JSON Schema still show it. */
+function defaultsLater<T extends z.ZodType>(schema: T, value: string | number) {
+  return schema.optional().meta({ default: value });
+}
+
 export const healthSchema = mapping({
-  path: z
-    .string({ error: "must be a URL path starting with /, like /healthz" })
-    .startsWith("/", { error: "must be a URL path starting with /, like /healthz" })
-    .default("/")
-    .describe("HTTP path Skiff requests on the container port; any 2xx or 3xx answer is healthy."),
-  timeout: duration(
-    "How long a new replica may take to become healthy during a deploy; past it the deploy fails and the old release keeps serving.",
-  ).default("30s"),
-  interval: duration("Time between two checks.").default("2s"),
-  retries: wholeNumber(
-    "Consecutive failed checks before a running replica counts as unhealthy.",
-    1,
-  ).default(3),
+  path: defaultsLater(
+    z
+      .string({ error: "must be a URL path starting with /, like /healthz" })
+      .startsWith("/", { error: "must be a URL path starting with /, like /healthz" })
+      .describe(
+        "HTTP path Skiff requests on the container port; any 2xx or 3xx answer is healthy.",
+      ),
+    HEALTH_DEFAULTS.path,
+  ),
+  timeout: defaultsLater(
+    duration(
+      "How long a new replica may take to become healthy during a deploy; past it the deploy fails and the old release keeps serving.",
+    ),
+    HEALTH_DEFAULTS.timeout,
+  ),
+  interval: defaultsLater(duration("Time between two checks."), HEALTH_DEFAULTS.interval),
+  retries: defaultsLater(
+    wholeNumber("Consecutive failed checks before a running replica counts as unhealthy.", 1),
+    HEALTH_DEFAULTS.retries,
+  ),
   host: hostname(
     "Host header sent with the check. Default: the service's first domain.",
   ).optional(),
+  stable_for: defaultsLater(
+    duration(
+      "For a service without a health check (no x-skiff.port and no healthcheck:, such as a worker): a new replica is healthy once it has run this long without exiting or restarting. The other keys are the HTTP check, which needs x-skiff.port.",
+    ),
+    HEALTH_DEFAULTS.stable_for,
+  ),
 }).describe(
-  "HTTP health check Skiff runs against the container port. A web service gets one with these defaults even without this key, unless it has a Compose healthcheck.",
+  "How a deploy decides a new replica is healthy. With x-skiff.port: an HTTP check against the container port (path, timeout, interval, retries, host); a web service gets one with these defaults even without this key, unless it has a Compose healthcheck. Without a port or a healthcheck: the replica has to keep running for stable_for.",
 );
 
 export const autoscaleSchema = mapping({

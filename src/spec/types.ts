@@ -107,8 +107,14 @@ export interface SkiffServiceSpec {
   port?: number;
   /** Hostnames routed to the service, lowercased. Empty: the plan may give the default `<app>.localhost`. */
   domains: string[];
-  /** Present only when the spec sets `x-skiff.health`; the plan fills defaults for web services. */
+  /**
+   * The HTTP check of `x-skiff.health`, defaults filled in. Present when the
+   * spec sets `x-skiff.health` with any key but `stable_for` (an empty
+   * mapping included); the plan fills defaults for web services without it.
+   */
   health?: HttpHealthSpec;
+  /** `x-skiff.health.stable_for`: how long a replica without a health check must run without restarting. Absent: the plan's default (5 s). */
+  stableForMs?: number;
   autoscale?: AutoscaleSpec;
   budget?: BudgetSpec;
 }

@@ -81,6 +81,8 @@ export interface ReleaseRecord {
   status: string;
   spec: unknown;
   createdAt: string;
+  /** Set on a rollback: the release whose images it runs again. */
+  rollbackOf?: number;
   images: ReleaseImage[];
 }
 
@@ -117,6 +119,7 @@ interface ReleaseRow {
   status: string;
   spec_json: string;
   created_at: string;
+  rollback_of: number | null;
 }
 
 /**
@@ -288,6 +291,8 @@ export class RunStore {
     spec: unknown;
     images: ReleaseImage[];
     status: string;
+    /** The release whose images a rollback runs again. */
+    rollbackOf?: number;
   }): ReleaseRecord {
     const at = this.now().toISOString();
     const id = this.db.transaction(() => {
@@ -299,7 +304,7 @@ export class RunStore {
         ).n ?? 0;
       const result = this.db
         .prepare(
-          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(
           input.app,
@@ -310,6 +315,7 @@ export class RunStore {
           input.status,
           JSON.stringify(input.spec),
           at,
+          input.rollbackOf ?? null,
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
@@ -326,6 +332,13 @@ export class RunStore {
       return releaseId;
     })();
     return this.getRelease(id) as ReleaseRecord;
+  }
+
+  getReleaseByNumber(app: string, number: number): ReleaseRecord | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM releases WHERE app = ? AND number = ?")
+      .get(app, number) as ReleaseRow | undefined;
+    return row ? this.toRelease(row) : undefined;
   }
 
   /** The number the next release of `app` will get (tags are written before the row). */
@@ -422,6 +435,7 @@ export class RunStore {
       status: row.status,
       spec: JSON.parse(row.spec_json),
       createdAt: row.created_at,
+      ...(row.rollback_of !== null ? { rollbackOf: row.rollback_of } : {}),
       images,
     };
   }

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import Docker from "dockerode";
+import { instanceId, LABELS } from "../../src/docker/engine.js";
 
 export const SKIFF_BIN = fileURLToPath(new URL("../../bin/skiff", import.meta.url));
 
@@ -147,10 +149,44 @@ export async function destroySandbox(sandbox: SkiffSandbox, server?: ChildProces
     );
   }
   await skiff(sandbox, ["server", "stop", "--all"]);
+  await removeInstanceObjects(sandbox.home);
   rmSync(sandbox.home, { recursive: true, force: true });
 }
 
 /** The admin token the sandbox's server wrote on first start. */
 export function readToken(sandbox: SkiffSandbox): string {
   return readFileSync(join(sandbox.home, "admin-token"), "utf8").trim();
+}
+
+/**
+ * Removes the containers, networks and volumes a sandbox's server created,
+ * found by its instance label: other servers on the same Docker host (the
+ * quickstart, other test files) keep theirs.
+ */
+async function removeInstanceObjects(home: string): Promise<void> {
+  const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+  const label = [`${LABELS.instance}=${instanceId(home)}`];
+  const answered = await docker.ping().then(
+    () => true,
+    () => false,
+  );
+  if (!answered) return;
+  for (const c of await docker.listContainers({ all: true, filters: { label } })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => {});
+  }
+  for (const n of await docker.listNetworks({ filters: { label } })) {
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => {});
+  }
+  const { Volumes } = await docker.listVolumes({ filters: { label } });
+  for (const v of Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => {});
 }

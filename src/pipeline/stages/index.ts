@@ -1,9 +1,11 @@
 import type Docker from "dockerode";
 import type { SkiffConfig } from "../../config.js";
+import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
+import { SkiffError } from "../../errors.js";
 import type { RegistryClient } from "../../registry/client.js";
 import { ensureImage } from "../../registry/pull.js";
 import type { RunStore } from "../../state/runs.js";
-import type { StageRunners } from "../pipeline.js";
+import { StageFailure, type StageRunners } from "../pipeline.js";
 import { buildServices } from "./build.js";
 import { loadRunSpec } from "./load-spec.js";
 import { publishImages } from "./publish.js";
@@ -15,6 +17,8 @@ export function createStageRunners(deps: {
   registry: RegistryClient;
   config: SkiffConfig;
   runs: RunStore;
+  /** Absent: runs end with their release published (tests of the pipeline alone). */
+  deployer?: Deployer;
 }): StageRunners {
   const registryAddress = deps.config.externalRegistry
     ? deps.config.externalRegistry.url.replace(/^https?:\/\//, "")
@@ -50,11 +54,33 @@ export function createStageRunners(deps: {
         ctx,
         images,
       ),
-    deploy: async (ctx) => {
-      // Rollouts to containers behind the edge arrive with the deploy engine;
-      // until then a run ends with its release published.
-      ctx.log("no deploy engine yet: the release is published, not started");
-      return "skipped";
+    deploy: async (ctx, releaseNumber) => {
+      if (!deps.deployer) {
+        ctx.log("no deploy engine configured: the release is published, not started");
+        return "skipped";
+      }
+      try {
+        await deps.deployer.deploy(ctx.app, releaseNumber, ctx.log, ctx.signal);
+      } catch (error) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        if (error instanceof DeployFailure) {
+          throw new StageFailure(error.message, [
+            ...(error.logTail.length > 0
+              ? [`last ${error.logTail.length} lines of the failing container's log:`]
+              : []),
+            ...error.logTail.map((line) => `  | ${line}`),
+            `the previous release keeps serving`,
+          ]);
+        }
+        if (error instanceof SkiffError) {
+          throw new StageFailure(error.message, [
+            ...(error.hint ? [`hint: ${error.hint}`] : []),
+            `the previous release keeps serving`,
+          ]);
+        }
+        throw error;
+      }
+      return "deployed";
     },
   };
 }

@@ -1,10 +1,12 @@
 import { sql as initial } from "./001_initial.js";
 import { sql as pipeline } from "./002_pipeline.js";
 import { sql as buildInputs } from "./003_build_inputs.js";
+import { sql as deployments } from "./004_deployments.js";
 
 /** Every migration in order; the position + 1 is the schema version it produces. */
 export const migrations: readonly { name: string; sql: string }[] = [
   { name: "001_initial", sql: initial },
   { name: "002_pipeline", sql: pipeline },
   { name: "003_build_inputs", sql: buildInputs },
+  { name: "004_deployments", sql: deployments },
 ];

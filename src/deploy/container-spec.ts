@@ -1,0 +1,157 @@
+// What a deploy sends to the Docker Engine to run one replica, its app
+// network and its volumes, built as plain data. The builders are pure, so a
+// test compares them by equality; a thin step sends them with dockerode.
+
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import { appNetworkName, LABELS } from "../docker/engine.js";
+import type { PlanHealth, PlanService } from "../spec/index.js";
+
+/** The label holding a replica's container port, so the reconciler and the edge find it without the plan. */
+export const PORT_LABEL = "skiff.port";
+
+/** Which replica a container is: app, service, release number and replica index (1-based). */
+export interface ReplicaIdentity {
+  app: string;
+  service: string;
+  release: number;
+  replica: number;
+}
+
+/**
+ * The container's name. `generation` is a short random suffix, so a
+ * replacement for a replica never collides with a dead container of the
+ * same replica that Docker still holds (or one being removed).
+ */
+export function replicaContainerName(id: ReplicaIdentity, generation: string): string {
+  return `skiff-${id.app}-${id.service}-r${id.release}-${id.replica}-${generation}`;
+}
+
+/** A fresh generation suffix for replicaContainerName: 6 hex digits. */
+export function newGeneration(): string {
+  return randomBytes(3).toString("hex");
+}
+
+/** The Docker volume behind the app's named volume `name`, as Compose names it (`project_name`). */
+export function appVolumeName(app: string, name: string): string {
+  return `skiff-${app}_${name}`;
+}
+
+/**
+ * Docker keeps container logs here until the container is removed; without a
+ * cap a chatty replica fills the disk. 3 × 10 MB per container is enough for
+ * `skiff logs` and for the log tail of a failed deploy.
+ */
+export const CONTAINER_LOG_CONFIG = {
+  Type: "json-file",
+  Config: { "max-size": "10m", "max-file": "3" },
+} as const;
+
+const NS_PER_MS = 1_000_000;
+
+/** The create request for one replica of `service`, running `image` on the app network. */
+export function toContainerCreateOptions(input: {
+  identity: ReplicaIdentity;
+  service: PlanService;
+  image: string;
+  name: string;
+  /** More labels, e.g. a test's marker; Skiff's own labels win over them. */
+  labels?: Record<string, string>;
+}): Docker.ContainerCreateOptions {
+  const { identity, service, image, name } = input;
+  const c = service.container;
+  const network = appNetworkName(identity.app);
+  const port = c.port === undefined ? undefined : `${c.port}/tcp`;
+  return {
+    name,
+    Image: image,
+    ...(c.entrypoint && { Entrypoint: [...c.entrypoint] }),
+    ...(c.command && { Cmd: [...c.command] }),
+    Env: Object.entries(c.environment).map(([key, value]) => `${key}=${value}`),
+    ...(c.user !== undefined && { User: c.user }),
+    ...(c.workingDir !== undefined && { WorkingDir: c.workingDir }),
+    Labels: {
+      ...c.labels,
+      ...input.labels,
+      [LABELS.app]: identity.app,
+      [LABELS.service]: identity.service,
+      [LABELS.release]: String(identity.release),
+      [LABELS.replica]: String(identity.replica),
+      ...(c.port !== undefined && { [PORT_LABEL]: String(c.port) }),
+    },
+    // Docker's StopTimeout is whole seconds; round up so the grace period is never cut short.
+    StopTimeout: Math.ceil(c.stopGracePeriodMs / 1000),
+    ...(port && { ExposedPorts: { [port]: {} } }),
+    ...(service.health.type === "docker" && { Healthcheck: toHealthConfig(service.health) }),
+    HostConfig: {
+      // unless-stopped: Docker restarts a crashed replica, and brings replicas back after a
+      // daemon or host restart, so the data plane keeps serving while Skiff is down. A replica
+      // Skiff stopped on purpose (an old release after a switch) stays stopped. A crash loop
+      // shows as a growing RestartCount, which the health wait watches.
+      RestartPolicy: { Name: "unless-stopped" },
+      NetworkMode: network,
+      // Every service with a port publishes it, web or not: Skiff's HTTP health check and the edge
+      // reach containers through 127.0.0.1 only. An empty HostPort lets Docker pick a free port, so
+      // replicas of two releases never fight over one.
+      ...(port && { PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] } }),
+      ...(c.limits.memoryBytes !== undefined && { Memory: c.limits.memoryBytes }),
+      ...(c.limits.cpus !== undefined && { NanoCpus: Math.round(c.limits.cpus * 1e9) }),
+      ...(c.volumes.length > 0 && {
+        Mounts: c.volumes.map((v) => ({
+          Type: "volume" as const,
+          Source: appVolumeName(identity.app, v.source),
+          Target: v.target,
+          ReadOnly: v.readOnly,
+          // Used only when the volume does not exist yet, so that even then it carries the app
+          // label; NoCopy and the driver are Docker's defaults.
+          VolumeOptions: {
+            NoCopy: false,
+            Labels: { [LABELS.app]: identity.app },
+            DriverConfig: { Name: "local", Options: {} },
+          },
+        })),
+      }),
+      LogConfig: { Type: CONTAINER_LOG_CONFIG.Type, Config: { ...CONTAINER_LOG_CONFIG.Config } },
+    },
+    // The service name as an alias on the app network: other services reach it by name, as in Compose.
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [identity.service] } } },
+  };
+}
+
+/** Docker's HealthConfig in nanoseconds; without a test, Docker keeps the image's HEALTHCHECK test. */
+export function toHealthConfig(health: Extract<PlanHealth, { type: "docker" }>) {
+  return {
+    ...(health.test && { Test: [...health.test] }),
+    Interval: health.intervalMs * NS_PER_MS,
+    Timeout: health.timeoutMs * NS_PER_MS,
+    Retries: health.retries,
+    StartPeriod: health.startPeriodMs * NS_PER_MS,
+  };
+}
+
+/** The app's own bridge network, on which its services reach each other by name. */
+export function toNetworkCreateOptions(
+  app: string,
+  labels: Record<string, string> = {},
+): Docker.NetworkCreateOptions {
+  return {
+    Name: appNetworkName(app),
+    Driver: "bridge",
+    // Without it, two concurrent deploys of a new app could each create a network of this name.
+    CheckDuplicate: true,
+    Labels: { ...labels, [LABELS.app]: app },
+  };
+}
+
+/** The Docker volume behind the app's named volume `name`. */
+export function toVolumeCreateOptions(
+  app: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Docker.VolumeCreateOptions {
+  return {
+    Name: appVolumeName(app, name),
+    Driver: "local",
+    Labels: { ...labels, [LABELS.app]: app },
+  };
+}

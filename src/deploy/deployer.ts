@@ -1,0 +1,383 @@
+import type Docker from "dockerode";
+import type { EdgeRouter } from "../edge/edge-router.js";
+import { NotFoundError, ValidationError } from "../errors.js";
+import type { RegistryCredentials } from "../registry/client.js";
+import { ensureImage } from "../registry/pull.js";
+import { type AppSpec, type Plan, type PlanService, toPlan } from "../spec/index.js";
+import type { DeploymentStore } from "../state/deployments.js";
+import type { ReleaseRecord, RunStore } from "../state/runs.js";
+import { toEdgeAppState } from "./edge-targets.js";
+import { ReplicaFailure, retireReplica, startReplica } from "./replica-lifecycle.js";
+import { isServing, listReplicas, type Replica } from "./replicas.js";
+import { rollOut } from "./rollout.js";
+
+export interface DeployerOptions {
+  docker: Docker;
+  /** LABELS.instance of this installation: only its containers are touched. */
+  instance: string;
+  edge: EdgeRouter;
+  runs: RunStore;
+  deployments: DeploymentStore;
+  /** Host of the registry in image references, e.g. 127.0.0.1:5000. */
+  registryAddress: string;
+  registryUrl: string;
+  registryAuth?: RegistryCredentials;
+  /** Things the platform did by itself (a replaced replica), for `skiff events`. */
+  recordEvent?: (app: string, message: string) => void;
+}
+
+export type Log = (text: string, service?: string) => void;
+
+/** A deploy that did not go live: the reason and the failing container's last log lines. */
+export class DeployFailure extends Error {
+  constructor(
+    message: string,
+    readonly logTail: string[],
+  ) {
+    super(message);
+    this.name = "DeployFailure";
+  }
+}
+
+/**
+ * Runs releases on the local Docker host behind the edge, and keeps them
+ * running. Every operation on one app (deploy, scale, restart, reconcile)
+ * holds that app's lock, so they never interleave; different apps proceed
+ * in parallel.
+ */
+export class Deployer {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: DeployerOptions) {}
+
+  /** Makes release `number` of `app` live through a health-gated rollout; throws DeployFailure. */
+  deploy(app: string, number: number, log: Log, signal?: AbortSignal): Promise<void> {
+    return this.exclusive(app, async () => {
+      const { runs, deployments, docker } = this.options;
+      const release = this.release(app, number);
+      const plan = planOf(release, app);
+      const desired = deployments.desired(app);
+      const live =
+        desired.release !== undefined ? runs.getReleaseByNumber(app, desired.release) : undefined;
+      let retire: Replica[];
+      try {
+        const images = await this.pullImages(release, log, signal);
+        const current = await listReplicas(docker, this.options.instance, app);
+        ({ retire } = await rollOut(
+          { docker, edge: this.options.edge },
+          {
+            instance: this.options.instance,
+            app,
+            release: number,
+            plan,
+            ...(live ? { previousPlan: planOf(live, app) } : {}),
+            images,
+            replicas: (s) => replicasOf(s, desired.scale),
+            current,
+            log,
+            ...(signal ? { signal } : {}),
+          },
+        ));
+      } catch (error) {
+        deployments.markFailed(app, number);
+        throw asDeployFailure(error);
+      }
+      deployments.setLive(app, number);
+      log(`release r${number} is live; stopping ${retire.length} old replica(s)`);
+      await Promise.all(retire.map((r) => retireReplica(docker, r)));
+    });
+  }
+
+  /** Sets replica counts (persisted) and converges to them without dropping a request. */
+  scale(app: string, counts: Record<string, number>, log: Log): Promise<void> {
+    return this.exclusive(app, async () => {
+      const plan = this.livePlan(app);
+      for (const [service, replicas] of Object.entries(counts)) {
+        if (!plan.services.some((s) => s.name === service)) {
+          throw new ValidationError(
+            `${app} has no service named "${service}"`,
+            `services of the live release: ${plan.services.map((s) => s.name).join(", ")}`,
+          );
+        }
+        if (!Number.isInteger(replicas) || replicas < 0 || replicas > 100) {
+          throw new ValidationError(
+            `replicas for ${service} must be a whole number from 0 to 100 (got ${replicas})`,
+            "e.g. skiff scale APP web=3",
+          );
+        }
+      }
+      this.options.deployments.setScale(app, counts);
+      await this.converge(app, log);
+    });
+  }
+
+  /** Replaces every replica (of one service or all) with a fresh one, new before old goes. */
+  restart(app: string, service: string | undefined, log: Log): Promise<void> {
+    return this.exclusive(app, async () => {
+      const { docker, deployments } = this.options;
+      const desired = deployments.desired(app);
+      const release = this.release(app, this.liveNumber(app));
+      const plan = planOf(release, app);
+      if (service && !plan.services.some((s) => s.name === service)) {
+        throw new ValidationError(
+          `${app} has no service named "${service}"`,
+          `services of the live release: ${plan.services.map((s) => s.name).join(", ")}`,
+        );
+      }
+      const images = await this.pullImages(release, log);
+      const current = (await listReplicas(docker, this.options.instance, app)).filter(
+        (r) => r.release === release.number,
+      );
+      let retire: Replica[];
+      try {
+        ({ retire } = await rollOut(
+          { docker, edge: this.options.edge },
+          {
+            instance: this.options.instance,
+            app,
+            release: release.number,
+            plan,
+            previousPlan: plan,
+            images,
+            replicas: (s) => replicasOf(s, desired.scale),
+            current,
+            ...(service ? { only: [service] } : {}),
+            log,
+          },
+        ));
+      } catch (error) {
+        throw asDeployFailure(error);
+      }
+      await Promise.all(retire.map((r) => retireReplica(docker, r)));
+    });
+  }
+
+  /**
+   * Stops everything of `app` (it is being destroyed): the desired state is
+   * forgotten first, so the reconciler does not start it again, then its
+   * routes leave the edge and its containers are removed. Returns the
+   * domains that routed to it and the containers removed.
+   */
+  forget(app: string): Promise<{ domains: string[]; containers: string[] }> {
+    return this.exclusive(app, async () => {
+      const { docker, deployments, edge } = this.options;
+      deployments.forget(app);
+      const domains = Object.keys(edge.appState(app)?.domains ?? {}).sort();
+      await edge.removeApp(app);
+      const replicas = await listReplicas(docker, this.options.instance, app);
+      await Promise.all(
+        replicas.map((r) =>
+          docker
+            .getContainer(r.id)
+            .remove({ force: true, v: false })
+            .catch(() => {}),
+        ),
+      );
+      return { domains, containers: replicas.map((r) => r.name) };
+    });
+  }
+
+  /** The app's containers as Docker reports them, with restarts and start times. */
+  async ps(app: string): Promise<(Replica & { restarts: number; startedAt?: string })[]> {
+    const replicas = await listReplicas(this.options.docker, this.options.instance, app);
+    return Promise.all(
+      replicas.map(async (r) => {
+        const info = await this.options.docker
+          .getContainer(r.id)
+          .inspect()
+          .catch(() => undefined);
+        return {
+          ...r,
+          restarts: info?.RestartCount ?? 0,
+          ...(info?.State.StartedAt && !info.State.StartedAt.startsWith("0001")
+            ? { startedAt: info.State.StartedAt }
+            : {}),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Brings one app to its desired state: the live release with the desired
+   * replicas per service, each serving, on the edge; everything else with
+   * Skiff's labels removed. Missing replicas start (and must be healthy)
+   * before anything is taken away, so traffic is served throughout.
+   */
+  reconcile(app: string, log: Log = () => {}): Promise<void> {
+    return this.exclusive(app, () => this.converge(app, log));
+  }
+
+  /**
+   * Reconciles every app with a live release or with containers. With
+   * skipBusy, apps a deploy is working on are left for later.
+   */
+  async reconcileAll(log: Log = () => {}, options: { skipBusy?: boolean } = {}): Promise<void> {
+    const apps = new Set(this.options.deployments.deployedApps());
+    for (const r of await listReplicas(this.options.docker, this.options.instance)) apps.add(r.app);
+    for (const app of apps) {
+      if (options.skipBusy && this.busy(app)) continue;
+      await this.reconcile(app, (text, service) => log(`${app}: ${text}`, service)).catch(
+        (error: Error) => log(`${app}: reconcile failed: ${error.message}`),
+      );
+    }
+  }
+
+  /** True while a deploy, scale, restart or reconcile of `app` runs. */
+  busy(app: string): boolean {
+    return this.locks.has(app);
+  }
+
+  private async converge(app: string, log: Log): Promise<void> {
+    const { docker, deployments, edge } = this.options;
+    const desired = deployments.desired(app);
+    const all = await listReplicas(docker, this.options.instance, app);
+    const release =
+      desired.release !== undefined
+        ? this.options.runs.getReleaseByNumber(app, desired.release)
+        : undefined;
+    if (!release) {
+      if (all.length > 0) {
+        log(`removing ${all.length} container(s): ${app} has no live release`);
+        await edge.removeApp(app).catch(() => {});
+        await Promise.all(all.map((r) => retireReplica(docker, r)));
+      }
+      return;
+    }
+    const plan = planOf(release, app);
+    const mine = (r: Replica) =>
+      r.release === release.number && plan.services.some((s) => s.name === r.service);
+    const orphans = all.filter((r) => !mine(r));
+    // Under the app's lock nothing is half-started, so a created container is debris too.
+    const broken = all.filter((r) => mine(r) && !isServing(r));
+    const keep: Replica[] = [];
+    const extra: Replica[] = [];
+    let images: Record<string, string> | undefined;
+    for (const service of plan.services) {
+      const want = replicasOf(service, desired.scale);
+      const serving = all.filter((r) => mine(r) && r.service === service.name && isServing(r));
+      keep.push(...serving.slice(0, want));
+      extra.push(...serving.slice(want));
+      const taken = new Set(serving.slice(0, want).map((r) => r.replica));
+      const missing = want - Math.min(serving.length, want);
+      if (missing === 0) continue;
+      images ??= await this.pullImages(release, log);
+      const image = images[service.name] as string;
+      for (let index = 1, started = 0; started < missing; index++) {
+        if (taken.has(index)) continue;
+        const replaced = broken.find((r) => r.service === service.name && r.replica === index);
+        try {
+          const fresh = await startReplica(docker, {
+            instance: this.options.instance,
+            app,
+            service,
+            release: release.number,
+            replica: index,
+            image,
+            log: (text) => log(text, service.name),
+          });
+          keep.push(fresh);
+          const why = replaced
+            ? `replaced replica ${index} (${replaced.state}${replaced.health ? `, ${replaced.health}` : ""})`
+            : `started replica ${index}`;
+          log(why, service.name);
+          this.options.recordEvent?.(app, `${service.name}: ${why} of r${release.number}`);
+        } catch (error) {
+          log(`replica ${index} did not start: ${(error as Error).message}`, service.name);
+          this.options.recordEvent?.(
+            app,
+            `${service.name}: replica ${index} of r${release.number} did not start: ${(error as Error).message}`,
+          );
+        }
+        started++;
+      }
+    }
+    if (plan.services.some((s) => s.routes.length > 0)) {
+      await edge.setApp(app, toEdgeAppState(plan, keep));
+    }
+    const gone = [...orphans, ...broken, ...extra];
+    if (gone.length > 0) {
+      log(`removing ${gone.length} container(s) the desired state does not have`);
+      await Promise.all(gone.map((r) => retireReplica(docker, r)));
+    }
+  }
+
+  /** Every release image on the Docker host, by digest; per service the reference to run. */
+  private async pullImages(
+    release: ReleaseRecord,
+    log: Log,
+    signal?: AbortSignal,
+  ): Promise<Record<string, string>> {
+    const { docker, registryAddress, registryUrl, registryAuth } = this.options;
+    const refs: Record<string, string> = {};
+    await Promise.all(
+      release.images.map(async (image) => {
+        if (!image.image.startsWith(`${registryAddress}/`)) {
+          // An `image:` service: recorded by its local image id.
+          refs[image.service] = image.digest;
+          return;
+        }
+        const repository = image.image.slice(0, image.image.lastIndexOf(":"));
+        await ensureImage(docker, {
+          repository,
+          digest: image.digest,
+          registryUrl,
+          ...(registryAuth ? { auth: registryAuth } : {}),
+          ...(signal ? { signal } : {}),
+          onProgress: (text) => log(text, image.service),
+        });
+        refs[image.service] = `${repository}@${image.digest}`;
+      }),
+    );
+    return refs;
+  }
+
+  private release(app: string, number: number): ReleaseRecord {
+    const release = this.options.runs.getReleaseByNumber(app, number);
+    if (!release) {
+      throw new NotFoundError(
+        `${app} has no release r${number}`,
+        `skiff releases ${app} lists them`,
+      );
+    }
+    return release;
+  }
+
+  private liveNumber(app: string): number {
+    const live = this.options.deployments.desired(app).release;
+    if (live === undefined) {
+      throw new NotFoundError(`${app} has no live release yet`, `git push to deploy one first`);
+    }
+    return live;
+  }
+
+  private livePlan(app: string): Plan {
+    return planOf(this.release(app, this.liveNumber(app)), app);
+  }
+
+  private async exclusive<T>(app: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(app) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(work);
+    const tail = mine.catch(() => {});
+    this.locks.set(app, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.locks.get(app) === tail) this.locks.delete(app);
+    }
+  }
+}
+
+/** The deploy plan a release was made with. */
+export function planOf(release: ReleaseRecord, app: string): Plan {
+  return toPlan(release.spec as AppSpec, app);
+}
+
+function replicasOf(service: PlanService, scale: Record<string, number>): number {
+  return scale[service.name] ?? service.replicas;
+}
+
+function asDeployFailure(error: unknown): Error {
+  if (error instanceof ReplicaFailure) return new DeployFailure(error.message, error.logTail);
+  if (error instanceof DeployFailure) return error;
+  return error as Error;
+}

@@ -1,0 +1,45 @@
+import { backendName } from "../edge/domain-map.js";
+import type { EdgeAppState, EdgeBackendSpec } from "../edge/edge-state.js";
+import type { Plan, PlanService } from "../spec/index.js";
+import { edgeServerName, type Replica } from "./replicas.js";
+
+/**
+ * What the edge should send one app's traffic to: a backend per service
+ * with routes, holding the replicas given (those that serve), and each
+ * route's domain mapped to its backend. Pure, so tests compare by equality.
+ */
+export function toEdgeAppState(plan: Plan, serving: readonly Replica[]): EdgeAppState {
+  const backends: EdgeBackendSpec[] = [];
+  const domains: Record<string, string> = {};
+  for (const service of plan.services) {
+    if (service.routes.length === 0) continue;
+    const name = backendName(plan.app, service.name);
+    backends.push({
+      name,
+      ...edgeHealthCheck(service),
+      servers: serving
+        .filter((r) => r.service === service.name && r.hostPort !== undefined)
+        .sort((a, b) => a.release - b.release || a.replica - b.replica)
+        .map((r) => ({ name: edgeServerName(r), port: r.hostPort as number })),
+    });
+    for (const route of service.routes) domains[route.domain] = name;
+  }
+  return { backends, domains };
+}
+
+/**
+ * The edge checks a replica the way the deploy did: the HTTP path and Host
+ * of the service's HTTP check; for a service checked otherwise, `/` with
+ * its first domain, which any web server answers with something (HAProxy
+ * counts 2xx and 3xx as up).
+ */
+function edgeHealthCheck(service: PlanService): Pick<EdgeBackendSpec, "healthPath" | "healthHost"> {
+  if (service.health.type === "http") {
+    return {
+      healthPath: service.health.path,
+      ...(service.health.host ? { healthHost: service.health.host } : {}),
+    };
+  }
+  const host = service.routes[0]?.domain;
+  return { healthPath: "/", ...(host ? { healthHost: host } : {}) };
+}

@@ -1,0 +1,142 @@
+import type Docker from "dockerode";
+import { appNetworkName, LABELS } from "../docker/engine.js";
+import type { PlanHealth, PlanService } from "../spec/index.js";
+import { containerLogTail } from "./container-logs.js";
+import {
+  newGeneration,
+  replicaContainerName,
+  toContainerCreateOptions,
+  toNetworkCreateOptions,
+  toVolumeCreateOptions,
+} from "./container-spec.js";
+import { waitUntilHealthy } from "./health.js";
+import type { Replica } from "./replicas.js";
+
+/** Lines of a failing container's log a deploy reports. */
+export const FAILED_LOG_LINES = 50;
+
+/** A replica that did not become healthy: why, and the end of its log. */
+export class ReplicaFailure extends Error {
+  constructor(
+    message: string,
+    readonly logTail: string[],
+  ) {
+    super(message);
+    this.name = "ReplicaFailure";
+  }
+}
+
+/** Creates the app's network and named volumes when they do not exist yet. */
+export async function ensureAppResources(
+  docker: Docker,
+  instance: string,
+  app: string,
+  volumes: readonly string[],
+): Promise<void> {
+  const labels = { [LABELS.instance]: instance };
+  const networks = await docker.listNetworks({ filters: { name: [appNetworkName(app)] } });
+  if (!networks.some((n) => n.Name === appNetworkName(app))) {
+    await docker
+      .createNetwork(toNetworkCreateOptions(app, labels))
+      .catch((error: { statusCode?: number }) => {
+        // Another deploy of the same app created it meanwhile.
+        if (error.statusCode !== 409) throw error;
+      });
+  }
+  for (const name of volumes) {
+    const options = toVolumeCreateOptions(app, name, labels);
+    const exists = await docker
+      .getVolume(options.Name as string)
+      .inspect()
+      .then(() => true)
+      .catch(() => false);
+    if (!exists) await docker.createVolume(options);
+  }
+}
+
+/**
+ * Starts one replica and waits until it is healthy by the service's check.
+ * On failure the container is removed and ReplicaFailure carries the reason
+ * and its last log lines. Returns the replica as it runs.
+ */
+export async function startReplica(
+  docker: Docker,
+  input: {
+    /** LABELS.instance of this installation. */
+    instance: string;
+    app: string;
+    service: PlanService;
+    release: number;
+    replica: number;
+    image: string;
+    log: (text: string) => void;
+    signal?: AbortSignal;
+  },
+): Promise<Replica> {
+  const { app, service, release, replica } = input;
+  const identity = { app, service: service.name, release, replica };
+  const name = replicaContainerName(identity, newGeneration());
+  const container = await docker.createContainer(
+    toContainerCreateOptions({
+      identity,
+      service,
+      image: input.image,
+      name,
+      labels: { [LABELS.instance]: input.instance },
+    }),
+  );
+  const started = Date.now();
+  try {
+    await container.start();
+    const verdict = await waitUntilHealthy(docker, container.id, service.health, {
+      ...(service.container.port !== undefined ? { containerPort: service.container.port } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
+      onProgress: input.log,
+    });
+    if (!verdict.healthy) {
+      const tail = await containerLogTail(docker, container.id, FAILED_LOG_LINES).catch(() => []);
+      throw new ReplicaFailure(`replica ${replica} of r${release}: ${verdict.reason}`, tail);
+    }
+    input.log(
+      `replica ${replica} of r${release} healthy (${describeHealth(service.health)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    return {
+      id: container.id,
+      name,
+      app,
+      service: service.name,
+      release,
+      replica,
+      state: "running",
+      ...(service.container.port !== undefined ? { containerPort: service.container.port } : {}),
+      ...(verdict.hostPort !== undefined ? { hostPort: verdict.hostPort } : {}),
+      createdAt: Math.floor(started / 1000),
+    };
+  } catch (error) {
+    await container.remove({ force: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Stops a replica with its grace period (SIGTERM, then SIGKILL when the
+ * time is up, as Docker does with the container's StopTimeout) and removes
+ * it. Already gone is fine.
+ */
+export async function retireReplica(docker: Docker, replica: Pick<Replica, "id">): Promise<void> {
+  const container = docker.getContainer(replica.id);
+  await container.stop().catch(() => {});
+  await container.remove({ force: true }).catch(() => {});
+}
+
+/** The check a replica passed, in words for the deploy log. */
+function describeHealth(health: PlanHealth): string {
+  switch (health.type) {
+    case "http":
+      return `GET ${health.path} answered`;
+    case "docker":
+      return "its healthcheck passed";
+    case "running":
+      return `running ${(health.stableMs / 1000).toFixed(0)} s without a restart`;
+  }
+}
