@@ -32,13 +32,31 @@ deploy_example() {
     git -C "$work" config credential.helper \
       "!f() { echo username=skiff; printf 'password=%s\\n' \"\$(cat '$home/admin-token')\"; }; f"
   fi
-  # The checkout's example is the source of truth; local edits in the work
-  # tree are kept by git history, not overwritten silently.
+  # A new work tree starts from what the app already has (an earlier
+  # quickstart may have pushed it), then takes the checkout's example. Once
+  # it has history, the work tree is the user's: nothing overwrites it.
   if [ -z "$(git -C "$work" rev-parse --verify --quiet HEAD)" ]; then
+    if git -C "$work" ls-remote --exit-code skiff refs/heads/main >/dev/null 2>&1; then
+      git -C "$work" fetch --quiet skiff main
+      git -C "$work" reset --quiet --mixed FETCH_HEAD
+    fi
     cp -R "$ROOT/examples/$EXAMPLE_APP/." "$work/"
     git -C "$work" add --all
-    git -C "$work" commit --quiet -m "The Skiff example app"
+    if ! git -C "$work" diff --cached --quiet 2>/dev/null || [ -z "$(git -C "$work" rev-parse --verify --quiet HEAD)" ]; then
+      git -C "$work" commit --quiet -m "The Skiff example app"
+    fi
   fi
   say "Deploying $EXAMPLE_APP with git push (progress below)"
   git -C "$work" push --progress skiff main
+  # Nothing new to push, yet nothing live (an earlier push was refused, or
+  # happened before this host could deploy): deploy the work tree as it is.
+  if ! "$ROOT/bin/skiff" releases "$EXAMPLE_APP" --json | grep -q '"live": *[0-9]'; then
+    say "No live release of $EXAMPLE_APP yet: deploying the work tree"
+    "$ROOT/bin/skiff" deploy "$work" --app "$EXAMPLE_APP"
+  fi
+  local url="http://127.0.0.1:${SKIFF_EDGE_PORT:-8080}/"
+  if ! curl -fsS --max-time 10 -H "Host: $EXAMPLE_APP.localhost" "$url" >/dev/null; then
+    echo "$EXAMPLE_APP was deployed but does not answer through the edge; see: $ROOT/bin/skiff ps $EXAMPLE_APP" >&2
+    exit 1
+  fi
 }

@@ -84,7 +84,13 @@ export class Deployer {
       }
       deployments.setLive(app, number);
       log(`release r${number} is live; stopping ${retire.length} old replica(s)`);
+      const stopping = Date.now();
       await Promise.all(retire.map((r) => retireReplica(docker, r)));
+      if (retire.length > 0) {
+        log(
+          `stopped ${retire.length} old replica(s) in ${((Date.now() - stopping) / 1000).toFixed(1)} s`,
+        );
+      }
     });
   }
 

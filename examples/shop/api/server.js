@@ -3,7 +3,7 @@ import { products } from "./products.js";
 
 const port = Number(process.env.PORT ?? 4000);
 
-createServer((request, response) => {
+const server = createServer((request, response) => {
   if (request.url === "/healthz") return response.end("ok\n");
   if (request.url === "/products") {
     response.setHeader("content-type", "application/json");
@@ -12,3 +12,10 @@ createServer((request, response) => {
   response.statusCode = 404;
   response.end("not found\n");
 }).listen(port, () => console.log(`api listening on :${port}`));
+
+// Docker stops a replica with SIGTERM. As PID 1, node would ignore it and be
+// killed only after the grace period: finish the requests in flight and exit.
+process.on("SIGTERM", () => {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+});

@@ -5,7 +5,7 @@ const port = Number(process.env.PORT ?? 3000);
 const apiUrl = process.env.API_URL ?? "http://api:4000";
 const greeting = process.env.GREETING ?? "Hello from Skiff";
 
-createServer(async (request, response) => {
+const server = createServer(async (request, response) => {
   if (request.url === "/healthz") return response.end("ok\n");
   try {
     // The api service is reached by its service name on the app's network.
@@ -17,3 +17,10 @@ createServer(async (request, response) => {
     response.end(`the api service did not answer: ${error.message}\n`);
   }
 }).listen(port, () => console.log(`web listening on :${port}`));
+
+// Docker stops a replica with SIGTERM. As PID 1, node would ignore it and be
+// killed only after the grace period: finish the requests in flight and exit.
+process.on("SIGTERM", () => {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+});
