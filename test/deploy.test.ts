@@ -73,7 +73,7 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
 
   async function commit(dir: string, files: Record<string, string>, message: string) {
     writeFiles(dir, files);
-    chmodSync(join(dir, "web/www/cgi-bin/api"), 0o755);
+    for (const script of ["api", "health"]) chmodSync(join(dir, "web/www/cgi-bin", script), 0o755);
     await gitOk(["add", "--all"], { cwd: dir, env });
     await gitOk(["commit", "--quiet", "-m", message], { cwd: dir, env });
   }
@@ -248,6 +248,49 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
     expect(failures, `${failures.length} of ${sent} requests failed`).toEqual([]);
     const events = await skiff(sandbox, ["events", "--json"]);
     expect(events.stdout).toContain("replaced replica");
+  });
+
+  it("replaces a replica whose HTTP health check keeps failing, with no request lost", async () => {
+    const { app, dir } = await newApp("sick", { healthPath: "/cgi-bin/health" });
+    expect((await push(app, dir)).code).toBe(0);
+    const web = (await containers(app)).filter((c) => c.Labels[LABELS.service] === "web");
+    const sick = web[0]?.Id as string;
+    const traffic = steadyTraffic(sandbox.edgePort, host(app));
+    const exec = await docker.getContainer(sick).exec({ Cmd: ["sh", "-c", "echo > /sick"] });
+    await exec.start({ Detach: true });
+    await waitFor(
+      "the sick replica to be replaced",
+      async () => {
+        const all = await containers(app);
+        const running = all.filter(
+          (c) => c.Labels[LABELS.service] === "web" && c.State === "running",
+        );
+        return running.length === 2 && !all.some((c) => c.Id === sick);
+      },
+      45_000,
+    );
+    const { sent, failures } = await traffic.stop();
+    expect(failures, `${failures.length} of ${sent} requests failed`).toEqual([]);
+  });
+
+  it("restarts a service replica by replica without dropping a request", async () => {
+    const { app, dir } = await newApp("restart");
+    expect((await push(app, dir)).code).toBe(0);
+    const before = (await containers(app)).map((c) => c.Id);
+    const traffic = steadyTraffic(sandbox.edgePort, host(app));
+    const restarted = await skiff(sandbox, ["restart", app, "web"]);
+    const { sent, failures } = await traffic.stop();
+    expect(restarted.code, restarted.stderr).toBe(0);
+    expect(failures, `${failures.length} of ${sent} requests failed`).toEqual([]);
+    const after = await containers(app);
+    const web = after.filter((c) => c.Labels[LABELS.service] === "web");
+    expect(web).toHaveLength(2);
+    expect(web.some((c) => before.includes(c.Id))).toBe(false);
+    // api was not restarted.
+    const api = after.filter((c) => c.Labels[LABELS.service] === "api");
+    expect(api.map((c) => c.Id)).toEqual(before.filter((id) => api.some((c) => c.Id === id)));
+    expect(api).toHaveLength(1);
+    expect(before).toContain(api[0]?.Id);
   });
 
   it("converges to one release with no orphans after the server is killed mid-deploy", async () => {

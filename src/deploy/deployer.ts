@@ -7,6 +7,7 @@ import { type AppSpec, type Plan, type PlanService, toPlan } from "../spec/index
 import type { DeploymentStore } from "../state/deployments.js";
 import type { ReleaseRecord, RunStore } from "../state/runs.js";
 import { toEdgeAppState } from "./edge-targets.js";
+import { HttpHealthWatch } from "./http-health-watch.js";
 import { ReplicaFailure, retireReplica, startReplica } from "./replica-lifecycle.js";
 import { isServing, listReplicas, type Replica } from "./replicas.js";
 import { rollOut } from "./rollout.js";
@@ -47,6 +48,7 @@ export class DeployFailure extends Error {
  */
 export class Deployer {
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly httpHealth = new HttpHealthWatch();
 
   constructor(private readonly options: DeployerOptions) {}
 
@@ -252,6 +254,8 @@ export class Deployer {
     const plan = planOf(release, app);
     const mine = (r: Replica) =>
       r.release === release.number && plan.services.some((s) => s.name === r.service);
+    const failing = await this.httpHealth.unhealthy(plan, all.filter(mine));
+    for (const replica of all) if (failing.has(replica.id)) replica.health = "unhealthy";
     const orphans = all.filter((r) => !mine(r));
     // Under the app's lock nothing is half-started, so a created container is debris too.
     const broken = all.filter((r) => mine(r) && !isServing(r));

@@ -46,6 +46,17 @@ export function twoServiceApp(
     ].join("\n"),
     "web/Dockerfile": [`FROM ${TEST_IMAGE}`, "COPY www /www", ""].join("\n"),
     "web/www/index.html": `web ${version} ${token}\n`,
+    // Healthy until /sick exists in the container (busybox httpd passes
+    // a CGI answer that starts with "HTTP/" through as it is).
+    "web/www/cgi-bin/health": [
+      "#!/bin/sh",
+      "if [ -f /sick ]; then",
+      '  printf "HTTP/1.0 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nsick\\n"',
+      "else",
+      '  printf "Content-Type: text/plain\\r\\n\\r\\nok\\n"',
+      "fi",
+      "",
+    ].join("\n"),
     "web/www/cgi-bin/api": [
       "#!/bin/sh",
       'printf "Content-Type: text/plain\\r\\n\\r\\n"',
