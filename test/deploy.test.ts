@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceId, LABELS } from "../src/docker/engine.js";
-import { ensureTestImage, testDocker } from "./support/busybox-image.js";
+import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { getThroughEdge, steadyTraffic, twoServiceApp } from "./support/deploy-app.js";
 import { type GitResult, git, gitOk, isolatedGitEnv, startGit } from "./support/git-cli.js";
 import { listRuns, removeAppImages, writeFiles } from "./support/pipeline-app.js";
@@ -329,6 +329,55 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
     const runs = await listRuns(sandbox, app);
     expect(runs.find((r) => r.number === 2)?.status).toBe("interrupted");
     expect(await body(app)).toBe(`web v1 ${app}`);
+  });
+
+  it("replaces a stateful service stop-first, on the same volume", async () => {
+    const app = `${prefix}-stateful`;
+    apps.push(app);
+    expect((await skiff(sandbox, ["apps:create", app])).code).toBe(0);
+    const dir = join(root, app);
+    mkdirSync(dir, { recursive: true });
+    await gitOk(["init", "--quiet", "--initial-branch=main"], { cwd: dir, env });
+    const files = (version: string) => ({
+      "compose.yaml": [
+        "services:",
+        "  store:",
+        "    build: .",
+        "    environment:",
+        `      VERSION: ${version}`,
+        // Writes its version into the volume, then stays up.
+        `    command: ["sh", "-c", "echo $$VERSION >> /data/log; exec sleep 600"]`,
+        "    stop_grace_period: 1s",
+        "    volumes: [data:/data]",
+        "    x-skiff:",
+        "      health: { stable_for: 1s }",
+        "volumes:",
+        "  data: {}",
+        "",
+      ].join("\n"),
+      Dockerfile: `FROM ${TEST_IMAGE}\n`,
+    });
+    writeFiles(dir, files("v1"));
+    await gitOk(["add", "--all"], { cwd: dir, env });
+    await gitOk(["commit", "--quiet", "-m", "v1"], { cwd: dir, env });
+    expect((await push(app, dir)).code).toBe(0);
+    writeFiles(dir, files("v2"));
+    await gitOk(["commit", "--quiet", "-am", "v2"], { cwd: dir, env });
+    const second = await push(app, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(progress(second)).toContain(
+      "[store] stopping 1 old replica(s) first: its volumes are never shared",
+    );
+    const running = (await containers(app)).filter((c) => c.State === "running");
+    expect(running).toHaveLength(1);
+    const exec = await docker
+      .getContainer(running[0]?.Id as string)
+      .exec({ Cmd: ["cat", "/data/log"], AttachStdout: true });
+    const stream = await exec.start({});
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    // Docker's multiplexed stream: the text is in the frames' payloads.
+    expect(Buffer.concat(chunks).toString("utf8")).toMatch(/v1\n[\s\S]*v2\n/);
   });
 
   it("puts every route back after the edge restarts", async () => {
