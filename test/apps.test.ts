@@ -36,7 +36,9 @@ async function deployTinyApp(sandbox: SkiffSandbox, docker: Docker, app: string)
   const [container] = await docker.listContainers({
     filters: { label: [`skiff.app=${app}`, `skiff.instance=${instanceId(sandbox.home)}`] },
   });
-  const [network] = await docker.listNetworks({ filters: { name: [`skiff-${app}`] } });
+  const [network] = await docker.listNetworks({
+    filters: { name: [`skiff-${app}-${instanceId(sandbox.home)}`] },
+  });
   return { containerId: container?.Id as string, networkId: network?.Id as string };
 }
 
@@ -167,7 +169,7 @@ describe("apps through the CLI", () => {
     expect(report).toEqual({
       app: "shop",
       containers: [expect.stringMatching(/^skiff-shop-web-r1-1-[0-9a-f]{6}$/)],
-      network: "skiff-shop",
+      network: `skiff-shop-${instanceId(sandbox.home)}`,
       domains: ["shop.localhost"],
       registryTags: ["shop/web:r1"],
     });

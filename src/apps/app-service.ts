@@ -141,10 +141,11 @@ export class AppService {
       // Named volumes stay: they hold data a destroy must not take silently.
       const { containers, domains } = await workloads.forget(name);
       let network: string | undefined;
-      const networks = await docker.listNetworks({ filters: { name: [appNetworkName(name)] } });
+      const networkName = appNetworkName(name, this.options.instance);
+      const networks = await docker.listNetworks({ filters: { name: [networkName] } });
       for (const candidate of networks) {
         // The name filter matches substrings; only remove the exact network.
-        if (candidate.Name !== appNetworkName(name)) continue;
+        if (candidate.Name !== networkName) continue;
         await docker.getNetwork(candidate.Id).remove();
         network = candidate.Name;
       }

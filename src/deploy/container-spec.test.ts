@@ -357,6 +357,25 @@ describe("networks and volumes", () => {
       toVolumeCreateOptions("shop", "pgdata"),
       { Name: "skiff-shop_pgdata", Driver: "local", Labels: { "skiff.app": "shop" } },
     ],
+    [
+      "the app network of one installation: its instance id in the name",
+      toNetworkCreateOptions("shop", { "skiff.instance": "0a1b2c3d4e5f" }),
+      {
+        Name: "skiff-shop-0a1b2c3d4e5f",
+        Driver: "bridge",
+        CheckDuplicate: true,
+        Labels: { "skiff.instance": "0a1b2c3d4e5f", "skiff.app": "shop" },
+      },
+    ],
+    [
+      "a named volume of one installation's app",
+      toVolumeCreateOptions("shop", "pgdata", { "skiff.instance": "0a1b2c3d4e5f" }),
+      {
+        Name: "skiff-shop-0a1b2c3d4e5f_pgdata",
+        Driver: "local",
+        Labels: { "skiff.instance": "0a1b2c3d4e5f", "skiff.app": "shop" },
+      },
+    ],
   ])("%s", (_name, actual, expected) => {
     expect(actual).toEqual(expected);
   });

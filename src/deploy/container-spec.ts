@@ -32,9 +32,12 @@ export function newGeneration(): string {
   return randomBytes(3).toString("hex");
 }
 
-/** The Docker volume behind the app's named volume `name`, as Compose names it (`project_name`). */
-export function appVolumeName(app: string, name: string): string {
-  return `skiff-${app}_${name}`;
+/**
+ * The Docker volume behind the app's named volume `name`, as Compose names
+ * it (`project_name`), the project being the app's network name.
+ */
+export function appVolumeName(app: string, name: string, instance?: string): string {
+  return `${appNetworkName(app, instance)}_${name}`;
 }
 
 /**
@@ -60,7 +63,8 @@ export function toContainerCreateOptions(input: {
 }): Docker.ContainerCreateOptions {
   const { identity, service, image, name } = input;
   const c = service.container;
-  const network = appNetworkName(identity.app);
+  const instance = input.labels?.[LABELS.instance];
+  const network = appNetworkName(identity.app, instance);
   const port = c.port === undefined ? undefined : `${c.port}/tcp`;
   return {
     name,
@@ -99,7 +103,7 @@ export function toContainerCreateOptions(input: {
       ...(c.volumes.length > 0 && {
         Mounts: c.volumes.map((v) => ({
           Type: "volume" as const,
-          Source: appVolumeName(identity.app, v.source),
+          Source: appVolumeName(identity.app, v.source, instance),
           Target: v.target,
           ReadOnly: v.readOnly,
           // Used only when the volume does not exist yet, so that even then it carries the app
@@ -135,7 +139,7 @@ export function toNetworkCreateOptions(
   labels: Record<string, string> = {},
 ): Docker.NetworkCreateOptions {
   return {
-    Name: appNetworkName(app),
+    Name: appNetworkName(app, labels[LABELS.instance]),
     Driver: "bridge",
     // Without it, two concurrent deploys of a new app could each create a network of this name.
     CheckDuplicate: true,
@@ -150,7 +154,7 @@ export function toVolumeCreateOptions(
   labels: Record<string, string> = {},
 ): Docker.VolumeCreateOptions {
   return {
-    Name: appVolumeName(app, name),
+    Name: appVolumeName(app, name, labels[LABELS.instance]),
     Driver: "local",
     Labels: { ...labels, [LABELS.app]: app },
   };

@@ -7,7 +7,7 @@ import { type AppSpec, type Plan, type PlanService, toPlan } from "../spec/index
 import type { DeploymentStore } from "../state/deployments.js";
 import type { ReleaseRecord, RunStore } from "../state/runs.js";
 import { toEdgeAppState } from "./edge-targets.js";
-import { HttpHealthWatch } from "./http-health-watch.js";
+import { httpUnhealthy } from "./http-health-watch.js";
 import { ReplicaFailure, retireReplica, startReplica } from "./replica-lifecycle.js";
 import { isServing, listReplicas, type Replica } from "./replicas.js";
 import { rollOut } from "./rollout.js";
@@ -29,6 +29,10 @@ export interface DeployerOptions {
 
 export type Log = (text: string, service?: string) => void;
 
+/** The reconciler's first wait after a replica failed to start; it doubles up to the maximum. */
+const START_BACKOFF_MS = 5_000;
+const MAX_START_BACKOFF_MS = 5 * 60_000;
+
 /** A deploy that did not go live: the reason and the failing container's last log lines. */
 export class DeployFailure extends Error {
   constructor(
@@ -48,7 +52,8 @@ export class DeployFailure extends Error {
  */
 export class Deployer {
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly httpHealth = new HttpHealthWatch();
+  /** Per app/service: when the reconciler may try again to start a replica that failed. */
+  private readonly startBackoff = new Map<string, { until: number; delayMs: number }>();
 
   constructor(private readonly options: DeployerOptions) {}
 
@@ -85,6 +90,9 @@ export class Deployer {
         throw asDeployFailure(error);
       }
       deployments.setLive(app, number);
+      for (const key of this.startBackoff.keys()) {
+        if (key.startsWith(`${app}/`)) this.startBackoff.delete(key);
+      }
       log(`release r${number} is live; stopping ${retire.length} old replica(s)`);
       const stopping = Date.now();
       await Promise.all(retire.map((r) => retireReplica(docker, r)));
@@ -254,7 +262,7 @@ export class Deployer {
     const plan = planOf(release, app);
     const mine = (r: Replica) =>
       r.release === release.number && plan.services.some((s) => s.name === r.service);
-    const failing = await this.httpHealth.unhealthy(plan, all.filter(mine));
+    const failing = await httpUnhealthy(plan, all.filter(mine));
     for (const replica of all) if (failing.has(replica.id)) replica.health = "unhealthy";
     const orphans = all.filter((r) => !mine(r));
     // Under the app's lock nothing is half-started, so a created container is debris too.
@@ -269,7 +277,13 @@ export class Deployer {
       extra.push(...serving.slice(want));
       const taken = new Set(serving.slice(0, want).map((r) => r.replica));
       const missing = want - Math.min(serving.length, want);
-      if (missing === 0) continue;
+      const backoffKey = `${app}/${service.name}`;
+      if (missing === 0) {
+        this.startBackoff.delete(backoffKey);
+        continue;
+      }
+      const backoff = this.startBackoff.get(backoffKey);
+      if (backoff && Date.now() < backoff.until) continue;
       images ??= await this.pullImages(release, log);
       const image = images[service.name] as string;
       for (let index = 1, started = 0; started < missing; index++) {
@@ -291,8 +305,19 @@ export class Deployer {
             : `started replica ${index}`;
           log(why, service.name);
           this.options.recordEvent?.(app, `${service.name}: ${why} of r${release.number}`);
+          this.startBackoff.delete(backoffKey);
         } catch (error) {
-          log(`replica ${index} did not start: ${(error as Error).message}`, service.name);
+          // A replica that cannot start now will most likely fail again at
+          // once: wait longer each time instead of retrying every pass.
+          const delayMs = Math.min(
+            (backoff?.delayMs ?? START_BACKOFF_MS / 2) * 2,
+            MAX_START_BACKOFF_MS,
+          );
+          this.startBackoff.set(backoffKey, { until: Date.now() + delayMs, delayMs });
+          log(
+            `replica ${index} did not start: ${(error as Error).message}; next try in ${Math.round(delayMs / 1000)} s`,
+            service.name,
+          );
           this.options.recordEvent?.(
             app,
             `${service.name}: replica ${index} of r${release.number} did not start: ${(error as Error).message}`,

@@ -2,16 +2,17 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlanService } from "../spec/index.js";
-import { HttpHealthWatch } from "./http-health-watch.js";
+import { httpUnhealthy } from "./http-health-watch.js";
 import type { Replica } from "./replicas.js";
 
 let server: Server;
 let port: number;
-let status = 200;
+/** The statuses the next requests get, in order; 200 once used up. */
+let statuses: number[] = [];
 
 beforeAll(async () => {
   server = createServer((_req, res) => {
-    res.statusCode = status;
+    res.statusCode = statuses.shift() ?? 200;
     res.end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -25,8 +26,8 @@ const web = {
     type: "http",
     port: 80,
     path: "/healthz",
-    intervalMs: 1000,
-    retries: 2,
+    intervalMs: 10,
+    retries: 3,
     deadlineMs: 1000,
   },
 } as unknown as PlanService;
@@ -51,27 +52,24 @@ function replica(id: string, service: string, extra: Partial<Replica> = {}): Rep
   };
 }
 
-describe("HttpHealthWatch", () => {
-  it("reports a replica only after `retries` failed checks in a row, and forgets it on success", async () => {
-    const watch = new HttpHealthWatch();
-    const replicas = [replica("a", "web")];
-    status = 500;
-    expect(await watch.unhealthy(plan, replicas)).toEqual(new Set());
-    status = 200;
-    expect(await watch.unhealthy(plan, replicas)).toEqual(new Set());
-    status = 500;
-    expect(await watch.unhealthy(plan, replicas)).toEqual(new Set());
-    expect(await watch.unhealthy(plan, replicas)).toEqual(new Set(["a"]));
+describe("httpUnhealthy", () => {
+  it.each([
+    ["answers at once", [], new Set()],
+    ["fails twice, then answers: not unhealthy", [500, 503], new Set()],
+    ["fails `retries` times in a row: unhealthy", [500, 500, 500], new Set(["a"])],
+  ])("a replica that %s", async (_what, next, expected) => {
+    statuses = [...next];
+    expect(await httpUnhealthy(plan, [replica("a", "web")])).toEqual(expected);
   });
 
   it("leaves alone replicas not checked over HTTP, not running, or without a published port", async () => {
-    const watch = new HttpHealthWatch();
-    status = 500;
+    statuses = Array(20).fill(500);
     const replicas = [
       replica("w", "worker"),
       replica("x", "web", { state: "exited" }),
       replica("y", "web", { hostPort: undefined as unknown as number }),
     ];
-    for (let i = 0; i < 3; i++) expect(await watch.unhealthy(plan, replicas)).toEqual(new Set());
+    expect(await httpUnhealthy(plan, replicas)).toEqual(new Set());
+    expect(statuses).toHaveLength(20);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Plan } from "../spec/index.js";
 import { probeHttp } from "./health.js";
 import type { Replica } from "./replicas.js";
@@ -7,38 +8,34 @@ const PROBE_TIMEOUT_MS = 2_000;
 
 /**
  * Docker watches a replica's own healthcheck; a service checked over HTTP
- * has none, so the reconciler asks here. Each pass probes every running
- * replica of such a service once and counts consecutive failures; a replica
- * is unhealthy once the count reaches the service's `retries` (so one slow
- * answer replaces nothing). Counts live in memory: after a control-plane
- * restart a replica starts again from zero.
+ * has none, so the reconciler asks here. Every running replica of such a
+ * service is checked; one that fails is checked again every `intervalMs`,
+ * and counts as unhealthy only when `retries` checks in a row failed (one
+ * slow answer replaces nothing). All within one call, so a verdict does not
+ * depend on how often the reconciler runs.
  */
-export class HttpHealthWatch {
-  private readonly failures = new Map<string, number>();
-
-  /** The ids of the replicas that failed `retries` checks in a row. */
-  async unhealthy(plan: Plan, replicas: readonly Replica[]): Promise<Set<string>> {
-    const checked = new Set<string>();
-    const verdicts = await Promise.all(
-      replicas.map(async (replica) => {
-        const service = plan.services.find((s) => s.name === replica.service);
-        const health = service?.health;
-        if (health?.type !== "http" || replica.state !== "running" || !replica.hostPort) {
-          return undefined;
-        }
-        checked.add(replica.id);
+export async function httpUnhealthy(
+  plan: Plan,
+  replicas: readonly Replica[],
+): Promise<Set<string>> {
+  const verdicts = await Promise.all(
+    replicas.map(async (replica) => {
+      const health = plan.services.find((s) => s.name === replica.service)?.health;
+      if (health?.type !== "http" || replica.state !== "running" || !replica.hostPort) {
+        return undefined;
+      }
+      for (let attempt = 1; ; attempt++) {
         const result = await probeHttp({
           port: replica.hostPort,
           path: health.path,
           ...(health.host ? { host: health.host } : {}),
           timeoutMs: PROBE_TIMEOUT_MS,
         });
-        const count = result.ok ? 0 : (this.failures.get(replica.id) ?? 0) + 1;
-        this.failures.set(replica.id, count);
-        return count >= Math.max(1, health.retries) ? replica.id : undefined;
-      }),
-    );
-    for (const id of this.failures.keys()) if (!checked.has(id)) this.failures.delete(id);
-    return new Set(verdicts.filter((id): id is string => id !== undefined));
-  }
+        if (result.ok) return undefined;
+        if (attempt >= Math.max(1, health.retries)) return replica.id;
+        await sleep(health.intervalMs);
+      }
+    }),
+  );
+  return new Set(verdicts.filter((id): id is string => id !== undefined));
 }

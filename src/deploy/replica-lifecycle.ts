@@ -34,8 +34,9 @@ export async function ensureAppResources(
   volumes: readonly string[],
 ): Promise<void> {
   const labels = { [LABELS.instance]: instance };
-  const networks = await docker.listNetworks({ filters: { name: [appNetworkName(app)] } });
-  if (!networks.some((n) => n.Name === appNetworkName(app))) {
+  const network = appNetworkName(app, instance);
+  const networks = await docker.listNetworks({ filters: { name: [network] } });
+  if (!networks.some((n) => n.Name === network)) {
     await docker
       .createNetwork(toNetworkCreateOptions(app, labels))
       .catch((error: { statusCode?: number }) => {

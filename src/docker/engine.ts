@@ -21,9 +21,13 @@ export function instanceId(home: string): string {
   return createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12);
 }
 
-/** The per-app network on which services reach each other by name. */
-export function appNetworkName(app: string): string {
-  return `skiff-${app}`;
+/**
+ * The per-app network on which services reach each other by name. With the
+ * installation's instance id in it, two installations on one Docker host
+ * (a test server beside the quickstart) never share or remove each other's.
+ */
+export function appNetworkName(app: string, instance?: string): string {
+  return instance ? `skiff-${app}-${instance}` : `skiff-${app}`;
 }
 
 /** A Docker Engine API client on the given unix socket. */
