@@ -139,7 +139,15 @@ export async function startServer(
     concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();
-  const appUrl = (app: string) => `http://${app}.localhost:${config.edgePort}/`;
+  // Where the app answers: its default domain when the edge routes it,
+  // else the first of its x-skiff.domains.
+  const appUrl = (app: string) => {
+    const domains = Object.keys(edge.router.appState(app)?.domains ?? {});
+    const host = domains.includes(`${app}.localhost`)
+      ? `${app}.localhost`
+      : (domains[0] ?? `${app}.localhost`);
+    return `http://${host}:${config.edgePort}/`;
+  };
 
   const registryVersion = config.externalRegistry ? undefined : memoizedRegistryVersion();
   const http = buildHttpServer({
