@@ -386,6 +386,25 @@ async function push(ctx, phase) {
   return { pushMs: result.ms, stages, steps, runNumber: run.number };
 }
 
+/**
+ * Scales every service of the app to 0 replicas, so no container holds the
+ * images a fresh builder must not have. The answer is NDJSON progress whose
+ * last line is the result.
+ */
+async function scaleToZero({ serverUrl, token }, app) {
+  const response = await fetch(`${serverUrl}/api/v1/apps/${app}/scale`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(Object.fromEntries(SERVICES.map((service) => [service, 0]))),
+    signal: AbortSignal.timeout(120_000),
+  });
+  const lines = (await response.text()).trim().split("\n");
+  const result = response.ok ? JSON.parse(lines.at(-1) || "{}") : {};
+  if (result.ok !== true) {
+    throw new Error(`scaling ${app} to 0 failed: HTTP ${response.status} ${lines.at(-1)}`);
+  }
+}
+
 async function oneRun(ctx, index, total) {
   const { api, docker, registry, serverUrl, token } = ctx;
   const id = `bench-${randomBytes(5).toString("hex")}`;
@@ -420,6 +439,8 @@ async function oneRun(ctx, index, total) {
     results.warm = await push(run, "warm");
     progress(`${tag} warm: ${summary(results.warm)}`);
 
+    // The app is deployed: no replica may hold the images a fresh builder must not have.
+    await scaleToZero(ctx, app);
     const images = await removeAppImages(docker, registry, app);
     const pruned = await pruneRunBuildCache(docker, id, since);
     const leftImages = await appImageRefs(docker, registry, app);

@@ -1,57 +1,12 @@
-import type Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AppService } from "../apps/app-service.js";
-import { Pipeline, type StageRunners } from "../pipeline/pipeline.js";
-import type { RegistryClient } from "../registry/client.js";
-import { openDatabase } from "../state/database.js";
-import { RunStore } from "../state/runs.js";
-import { Store } from "../state/store.js";
-import { hashToken } from "./admin-token.js";
-import { buildHttpServer, registeredRoutes } from "./http.js";
+import { registeredRoutes } from "./http.js";
+import { buildTestServer, type TestServer, TOKEN } from "./test-server.js";
 
-const TOKEN = "skiff_test-token";
-
-/** Dependencies that fail the test if reached: an unauthenticated request must never get that far. */
-function unreachable(): never {
-  throw new Error("a handler ran for an unauthenticated request");
-}
-
-function build() {
-  const db = openDatabase(":memory:");
-  const store = new Store(db);
-  store.addAdminTokenHash(hashToken(TOKEN));
-  store.createApp("example");
-  const apps = new Proxy({} as AppService, { get: () => unreachable });
-  const runs = new RunStore(db);
-  const pipeline = new Pipeline({
-    runs,
-    runners: new Proxy({} as StageRunners, { get: () => unreachable }),
-    runsRoot: "/nonexistent/runs",
-    workRoot: "/nonexistent/work",
-  });
-  const server = buildHttpServer({
-    store,
-    apps,
-    status: unreachable,
-    runs,
-    pipeline,
-    runsRoot: "/nonexistent/runs",
-    workRoot: "/nonexistent/work",
-    bases: {
-      docker: new Proxy({} as Docker, { get: () => unreachable }),
-      registry: new Proxy({} as RegistryClient, { get: () => unreachable }),
-      registryAddress: "127.0.0.1:5000",
-      workDir: "/nonexistent/work",
-    },
-    git: {
-      reposRoot: "/nonexistent/repos",
-      hookToken: "hook-token",
-      hookEnv: unreachable,
-      onPush: unreachable,
-    },
-  });
-  return { server, store };
-}
+/**
+ * A server with the app "example" whose fake dependencies fail the test if
+ * reached: an unauthenticated request must never get that far.
+ */
+const build = () => buildTestServer({ app: "example" });
 
 /** Fills `:param` segments so the URL matches the route. */
 function concreteUrl(url: string): string {
@@ -65,9 +20,10 @@ function concreteUrl(url: string): string {
 }
 
 describe("API authentication", () => {
-  let current: ReturnType<typeof build> | undefined;
+  let current: TestServer | undefined;
   afterEach(async () => {
-    await current?.server.close();
+    await current?.close();
+    current = undefined;
   });
 
   it("answers 401 on every /api/v1 route without a token and with a wrong one, except the liveness probe", async () => {

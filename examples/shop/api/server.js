@@ -13,6 +13,11 @@ const server = createServer((request, response) => {
   response.end("not found\n");
 }).listen(port, () => console.log(`api listening on :${port}`));
 
+// Keep idle connections open longer than the edge keeps its pooled ones, so
+// the edge never sends a request on a connection the app is closing (Node's
+// default is 5 s).
+server.keepAliveTimeout = 65_000;
+
 // Docker stops a replica with SIGTERM. As PID 1, node would ignore it and be
 // killed only after the grace period: finish the requests in flight and exit.
 process.on("SIGTERM", () => {

@@ -1,24 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type Docker from "dockerode";
+import type { InjectOptions } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AppService } from "../../apps/app-service.js";
 import { DeployFailure, type Log } from "../../deploy/deployer.js";
 import { ValidationError } from "../../errors.js";
-import { Pipeline, type StageRunners } from "../../pipeline/pipeline.js";
-import type { RegistryClient } from "../../registry/client.js";
-import { parseSpec } from "../../spec/index.js";
-import { openDatabase } from "../../state/database.js";
-import { DeploymentStore } from "../../state/deployments.js";
-import { RunStore } from "../../state/runs.js";
-import { Store } from "../../state/store.js";
-import { hashToken } from "../admin-token.js";
-import { buildHttpServer } from "../http.js";
+import { AUTH, buildTestServer, specOf, type TestServer } from "../test-server.js";
 import { type ProcessControl, parseScaleBody, toProcessView } from "./processes.js";
 
-const TOKEN = "skiff_test-token";
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 const NOW = new Date("2025-03-01T12:00:00.000Z");
 
 type PsReplica = Awaited<ReturnType<ProcessControl["ps"]>>[number];
@@ -142,19 +128,9 @@ describe("parseScaleBody", () => {
   });
 });
 
-/** Dependencies these routes never reach. */
-function unreachable(): never {
-  throw new Error("a dependency these routes do not use was called");
-}
-
-const SPEC = (() => {
-  const parsed = parseSpec(
-    "services:\n  web:\n    image: example/web\n    x-skiff: { port: 8080 }\n  worker:\n    image: example/worker\n",
-    { fileName: "compose.yaml" },
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.spec;
-})();
+const SPEC = specOf(
+  "services:\n  web:\n    image: example/web\n    x-skiff: { port: 8080 }\n  worker:\n    image: example/worker\n",
+);
 
 /** A deployer with the real one's shapes: records calls, logs a line, then does what `next` says. */
 class FakeDeployer implements ProcessControl {
@@ -187,65 +163,24 @@ class FakeDeployer implements ProcessControl {
 }
 
 describe("process routes", () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const servers: TestServer[] = [];
   afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    for (const server of servers.splice(0)) await server.close();
   });
 
+  /** A server whose app has a live release r1 of SPEC, unless `live` is false. */
   function build(options: { engine?: boolean; live?: boolean } = {}) {
-    const dir = mkdtempSync(join(tmpdir(), "skiff-processes-"));
-    const db = openDatabase(join(dir, "skiff.db"));
-    const store = new Store(db);
-    store.addAdminTokenHash(hashToken(TOKEN));
-    store.createApp("shop");
-    const runs = new RunStore(db);
-    const deployments = new DeploymentStore(db);
-    if (options.live !== false) {
-      const run = runs.createRun("shop", { kind: "git-push", commit: "aaaa" });
-      const release = runs.createRelease({
-        app: "shop",
-        runId: run.id,
-        trigger: "git-push",
-        spec: SPEC,
-        images: [],
-        status: "published",
-      });
-      deployments.setLive("shop", release.number);
-    }
     const deployer = new FakeDeployer();
-    const server = buildHttpServer({
-      store,
-      apps: new Proxy({} as AppService, { get: () => unreachable }),
-      status: unreachable,
-      runs,
-      pipeline: new Pipeline({
-        runs,
-        runners: new Proxy({} as StageRunners, { get: () => unreachable }),
-        runsRoot: join(dir, "runs"),
-        workRoot: join(dir, "work"),
-      }),
-      runsRoot: join(dir, "runs"),
-      workRoot: join(dir, "work"),
-      bases: {
-        docker: new Proxy({} as Docker, { get: () => unreachable }),
-        registry: new Proxy({} as RegistryClient, { get: () => unreachable }),
-        registryAddress: "127.0.0.1:5000",
-        workDir: join(dir, "work"),
-      },
-      git: {
-        reposRoot: join(dir, "repos"),
-        hookToken: "hook-token",
-        hookEnv: unreachable,
-        onPush: unreachable,
-      },
-      ...(options.engine === false ? {} : { deploy: { deployer, deployments } }),
-    });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => {
-      db.close();
-    });
-    cleanups.push(() => server.close());
-    return { server, deployer, deployments };
+    const built = buildTestServer(options.engine === false ? {} : { deployer });
+    servers.push(built);
+    if (options.live !== false) built.release(SPEC, "live", "aaaa");
+    /** Injects a request to one of shop's routes (ps, scale, restart) with the admin token. */
+    const request = (
+      method: InjectOptions["method"],
+      path: string,
+      payload?: InjectOptions["payload"],
+    ) => built.request(method, `/api/v1/apps/shop/${path}`, payload);
+    return { server: built.server, deployer, request };
   }
 
   const ndjson = (body: string) =>
@@ -255,17 +190,13 @@ describe("process routes", () => {
       .map((line) => JSON.parse(line));
 
   it("lists replicas sorted by service and replica, with host port and uptime", async () => {
-    const { server, deployer } = build();
+    const { request, deployer } = build();
     deployer.replicas = [
       replica({ service: "worker", replica: 1, hostPort: undefined, name: "w1" }),
       replica({ replica: 2, name: "web2", startedAt: new Date(Date.now() - 5000).toISOString() }),
       replica({ replica: 1, name: "web1", restarts: 1 }),
     ];
-    const response = await server.inject({
-      method: "GET",
-      url: "/api/v1/apps/shop/ps",
-      headers: AUTH,
-    });
+    const response = await request("GET", "ps");
     expect(response.statusCode).toBe(200);
     const { replicas } = response.json();
     expect(replicas.map((r: { container: string }) => r.container)).toEqual(["web1", "web2", "w1"]);
@@ -275,13 +206,9 @@ describe("process routes", () => {
   });
 
   it("answers 502 when Docker cannot list the containers", async () => {
-    const { server, deployer } = build();
+    const { request, deployer } = build();
     deployer.next = new Error("connect ENOENT /var/run/docker.sock");
-    const response = await server.inject({
-      method: "GET",
-      url: "/api/v1/apps/shop/ps",
-      headers: AUTH,
-    });
+    const response = await request("GET", "ps");
     expect(response.statusCode).toBe(502);
     expect(response.json().error.message).toBe(
       "cannot list the containers of shop: connect ENOENT /var/run/docker.sock",
@@ -289,13 +216,8 @@ describe("process routes", () => {
   });
 
   it("streams a scale's progress as NDJSON and ends with the result", async () => {
-    const { server, deployer } = build();
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/scale",
-      headers: AUTH,
-      payload: { web: 2, worker: 0 },
-    });
+    const { request, deployer } = build();
+    const response = await request("POST", "scale", { web: 2, worker: 0 });
     expect(response.statusCode).toBe(200);
     expect(response.headers["content-type"]).toBe("application/x-ndjson; charset=utf-8");
     expect(ndjson(response.body)).toEqual([
@@ -308,14 +230,9 @@ describe("process routes", () => {
   });
 
   it("says when the scale waits for another operation on the app", async () => {
-    const { server, deployer } = build();
+    const { request, deployer } = build();
     deployer.isBusy = true;
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/scale",
-      headers: AUTH,
-      payload: { web: 2 },
-    });
+    const response = await request("POST", "scale", { web: 2 });
     expect(ndjson(response.body)[0]).toEqual({
       type: "log",
       text: "scaling web to 2 (release r1) (waiting for the deploy, scale or restart of shop in progress)",
@@ -323,17 +240,12 @@ describe("process routes", () => {
   });
 
   it("reports a failed restart in the result line, with the container's log tail", async () => {
-    const { server, deployer } = build();
+    const { request, deployer } = build();
     deployer.next = new DeployFailure("web replica 1 did not become healthy within 30s", [
       "listening on :8081",
       "GET /healthz 404",
     ]);
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/restart",
-      headers: AUTH,
-      payload: { service: "web" },
-    });
+    const response = await request("POST", "restart", { service: "web" });
     expect(response.statusCode).toBe(200);
     expect(ndjson(response.body)).toEqual([
       {
@@ -353,26 +265,16 @@ describe("process routes", () => {
   });
 
   it("restarts every service when none is named", async () => {
-    const { server, deployer } = build();
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/restart",
-      headers: AUTH,
-      payload: {},
-    });
+    const { request, deployer } = build();
+    const response = await request("POST", "restart", {});
     expect(ndjson(response.body).at(-1)).toEqual({ type: "result", ok: true });
     expect(deployer.calls).toEqual([["restart", "shop", undefined]]);
   });
 
   it("carries a SkiffError's hint into the result line", async () => {
-    const { server, deployer } = build();
+    const { request, deployer } = build();
     deployer.next = new ValidationError("shop has no service named web", "services: api");
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/scale",
-      headers: AUTH,
-      payload: { web: 1 },
-    });
+    const response = await request("POST", "scale", { web: 1 });
     expect(ndjson(response.body).at(-1)).toEqual({
       type: "result",
       ok: false,
@@ -394,13 +296,8 @@ describe("process routes", () => {
   ] as const)(
     "refuses a %s of %j with %i before streaming",
     async (path, payload, status, message) => {
-      const { server, deployer } = build();
-      const response = await server.inject({
-        method: "POST",
-        url: `/api/v1/apps/shop/${path}`,
-        headers: AUTH,
-        payload,
-      });
+      const { request, deployer } = build();
+      const response = await request("POST", path, payload);
       expect({ status: response.statusCode, message: response.json().error.message }).toEqual({
         status,
         message,
@@ -413,24 +310,21 @@ describe("process routes", () => {
   it.each(["scale", "restart"])(
     "answers 404 to a %s of an app with no live release",
     async (path) => {
-      const { server, deployer } = build({ live: false });
-      const response = await server.inject({
-        method: "POST",
-        url: `/api/v1/apps/shop/${path}`,
-        headers: AUTH,
-        payload: { web: 1 },
-      });
+      const { request, deployer } = build({ live: false });
+      const response = await request("POST", path, { web: 1 });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.message).toBe("shop has no live release yet");
       expect(deployer.calls).toEqual([]);
     },
   );
 
-  it.each([
+  const routes = [
     ["GET", "ps"],
     ["POST", "scale"],
     ["POST", "restart"],
-  ] as const)(
+  ] as const;
+
+  it.each(routes)(
     "answers %s %s of an unknown app with 404, and without a token with 401",
     async (method, path) => {
       const { server, deployer } = build();
@@ -452,20 +346,11 @@ describe("process routes", () => {
     },
   );
 
-  it.each([
-    ["GET", "ps"],
-    ["POST", "scale"],
-    ["POST", "restart"],
-  ] as const)(
+  it.each(routes)(
     "answers %s %s with 502 on a server without a deploy engine",
     async (method, path) => {
-      const { server } = build({ engine: false });
-      const response = await server.inject({
-        method,
-        url: `/api/v1/apps/shop/${path}`,
-        headers: AUTH,
-        payload: { web: 1 },
-      });
+      const { request } = build({ engine: false });
+      const response = await request(method, path, { web: 1 });
       expect(response.statusCode).toBe(502);
       expect(response.json().error.code).toBe("dependency_failed");
     },

@@ -1,18 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type Docker from "dockerode";
+import type { InjectOptions } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AppService } from "../../apps/app-service.js";
-import { Pipeline, type StageRunners } from "../../pipeline/pipeline.js";
-import type { RegistryClient } from "../../registry/client.js";
-import { parseSpec } from "../../spec/index.js";
-import { openDatabase } from "../../state/database.js";
-import { DeploymentStore } from "../../state/deployments.js";
-import { type ReleaseRecord, RunStore } from "../../state/runs.js";
-import { Store } from "../../state/store.js";
-import { hashToken } from "../admin-token.js";
-import { buildHttpServer } from "../http.js";
+import type { ReleaseRecord } from "../../state/runs.js";
+import { buildTestServer, specOf, type TestServer, unreachableObject } from "../test-server.js";
 import type { ProcessControl } from "./processes.js";
 import {
   chooseRollbackTarget,
@@ -20,9 +9,6 @@ import {
   type RollbackChoice,
   toReleaseView,
 } from "./releases.js";
-
-const TOKEN = "skiff_test-token";
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** Releases r1..rN with the given statuses, newest first as the store lists them. */
 function history(...statuses: string[]): RollbackCandidate[] {
@@ -193,124 +179,43 @@ describe("toReleaseView", () => {
   });
 });
 
-/** Dependencies these routes never reach. */
-function unreachable(): never {
-  throw new Error("a dependency these routes do not use was called");
-}
-
-const SPEC = (() => {
-  const parsed = parseSpec(
-    "services:\n  web:\n    image: example/web\n    x-skiff: { port: 8080 }\n",
-    { fileName: "compose.yaml" },
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.spec;
-})();
+const SPEC = specOf("services:\n  web:\n    image: example/web\n    x-skiff: { port: 8080 }\n");
 
 describe("release routes", () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const servers: TestServer[] = [];
   afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    for (const server of servers.splice(0)) await server.close();
   });
 
   /** A server on a real migrated database; the deploy stage makes the release live. */
   function build(options: { engine?: boolean } = {}) {
-    const dir = mkdtempSync(join(tmpdir(), "skiff-releases-"));
-    const db = openDatabase(join(dir, "skiff.db"));
-    const store = new Store(db);
-    store.addAdminTokenHash(hashToken(TOKEN));
-    store.createApp("shop");
-    const runs = new RunStore(db);
-    const deployments = new DeploymentStore(db);
     const deployed: number[] = [];
-    const runners = new Proxy({} as StageRunners, {
-      get: (_target, key) =>
-        key === "deploy"
-          ? async (ctx: { app: string }, number: number) => {
-              deployed.push(number);
-              deployments.setLive(ctx.app, number);
-              return "deployed";
-            }
-          : unreachable,
+    const built = buildTestServer({
+      stages: ({ deployments }) => ({
+        deploy: async (ctx, number) => {
+          deployed.push(number);
+          deployments.setLive(ctx.app, number);
+          return "deployed";
+        },
+      }),
+      ...(options.engine === false ? {} : { deployer: unreachableObject<ProcessControl>() }),
     });
-    const pipeline = new Pipeline({
-      runs,
-      runners,
-      runsRoot: join(dir, "runs"),
-      workRoot: join(dir, "work"),
-    });
-    const server = buildHttpServer({
-      store,
-      apps: new Proxy({} as AppService, { get: () => unreachable }),
-      status: unreachable,
-      runs,
-      pipeline,
-      runsRoot: join(dir, "runs"),
-      workRoot: join(dir, "work"),
-      bases: {
-        docker: new Proxy({} as Docker, { get: () => unreachable }),
-        registry: new Proxy({} as RegistryClient, { get: () => unreachable }),
-        registryAddress: "127.0.0.1:5000",
-        workDir: join(dir, "work"),
-      },
-      git: {
-        reposRoot: join(dir, "repos"),
-        hookToken: "hook-token",
-        hookEnv: unreachable,
-        onPush: unreachable,
-      },
-      ...(options.engine === false
-        ? {}
-        : {
-            deploy: {
-              deployer: new Proxy({} as ProcessControl, { get: () => unreachable }),
-              deployments,
-            },
-          }),
-    });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => {
-      db.close();
-    });
-    cleanups.push(() => server.close());
-    cleanups.push(() => pipeline.idle());
-
+    servers.push(built);
     /** Records a release as a push would; `live` makes it the live one. */
-    const release = (status: "live" | "failed" | "published", commit: string) => {
-      const run = runs.createRun("shop", { kind: "git-push", commit });
-      const created = runs.createRelease({
-        app: "shop",
-        runId: run.id,
-        commit,
-        trigger: "git-push",
-        spec: SPEC,
-        images: [
-          {
-            service: "web",
-            image: `127.0.0.1:5000/shop/web:${commit}`,
-            digest: `sha256:${commit}`,
-          },
-        ],
-        status: "published",
-      });
-      runs.finishRun(run.id, "succeeded", undefined, created.number);
-      if (status === "live") deployments.setLive("shop", created.number);
-      if (status === "failed") deployments.markFailed("shop", created.number);
-      return created;
-    };
-    return { server, runs, deployments, pipeline, release, deployed };
+    const release = (status: "live" | "failed" | "published", commit: string) =>
+      built.release(SPEC, status, commit);
+    /** Asks for a rollback of shop with the admin token. */
+    const rollback = (payload: InjectOptions["payload"]) =>
+      built.request("POST", "/api/v1/apps/shop/rollback", payload);
+    return { ...built, release, rollback, deployed };
   }
 
   it("lists releases newest first with the live one, without their specs", async () => {
-    const { server, release } = build();
+    const { request, release } = build();
     release("live", "aaaa");
     release("live", "bbbb");
     release("failed", "cccc");
-    const response = await server.inject({
-      method: "GET",
-      url: "/api/v1/apps/shop/releases",
-      headers: AUTH,
-    });
+    const response = await request("GET", "/api/v1/apps/shop/releases");
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.live).toBe(2);
@@ -328,12 +233,8 @@ describe("release routes", () => {
   });
 
   it("lists no live release when none is live", async () => {
-    const { server } = build();
-    const response = await server.inject({
-      method: "GET",
-      url: "/api/v1/apps/shop/releases",
-      headers: AUTH,
-    });
+    const { request } = build();
+    const response = await request("GET", "/api/v1/apps/shop/releases");
     expect(response.json()).toEqual({ releases: [] });
   });
 
@@ -341,8 +242,8 @@ describe("release routes", () => {
     ["GET", "/api/v1/apps/nope/releases"],
     ["POST", "/api/v1/apps/nope/rollback"],
   ] as const)("answers 404 for an unknown app: %s %s", async (method, url) => {
-    const { server } = build();
-    const response = await server.inject({ method, url, headers: AUTH, payload: {} });
+    const { request } = build();
+    const response = await request(method, url, {});
     expect(response.statusCode).toBe(404);
     expect(response.json().error).toEqual({
       code: "not_found",
@@ -361,15 +262,10 @@ describe("release routes", () => {
   });
 
   it("rolls back to the release live before: a new release with its images, deployed through the pipeline", async () => {
-    const { server, runs, deployments, pipeline, release, deployed } = build();
+    const { rollback, runs, deployments, pipeline, release, deployed } = build();
     release("live", "aaaa");
     release("live", "bbbb");
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload: {},
-    });
+    const response = await rollback({});
     expect(response.statusCode).toBe(202);
     expect(response.json()).toEqual({ run: 3, rollbackTo: 1 });
     await pipeline.idle();
@@ -391,23 +287,13 @@ describe("release routes", () => {
   });
 
   it("rolls back to a failed release only with force", async () => {
-    const { server, pipeline, release } = build();
+    const { rollback, pipeline, release } = build();
     release("live", "aaaa");
     release("failed", "bbbb");
-    const refused = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload: { release: 2 },
-    });
+    const refused = await rollback({ release: 2 });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error.message).toBe("r2 of shop failed to deploy and never served");
-    const forced = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload: { release: 2, force: true },
-    });
+    const forced = await rollback({ release: 2, force: true });
     expect(forced.statusCode).toBe(202);
     expect(forced.json()).toEqual({ run: 3, rollbackTo: 2 });
     await pipeline.idle();
@@ -422,15 +308,10 @@ describe("release routes", () => {
     [{ release: 9 }, 400, "shop has no release r9"],
     [{ release: 2 }, 409, "r2 is already the live release of shop"],
   ])("refuses the rollback body %j with %i", async (payload, status, message) => {
-    const { server, release } = build();
+    const { rollback, release } = build();
     release("live", "aaaa");
     release("live", "bbbb");
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload,
-    });
+    const response = await rollback(payload);
     expect({ status: response.statusCode, message: response.json().error.message }).toEqual({
       status,
       message,
@@ -439,26 +320,16 @@ describe("release routes", () => {
   });
 
   it("refuses a rollback when nothing is live", async () => {
-    const { server, release } = build();
+    const { rollback, release } = build();
     release("failed", "aaaa");
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload: { release: 1, force: true },
-    });
+    const response = await rollback({ release: 1, force: true });
     expect(response.statusCode).toBe(409);
     expect(response.json().error.message).toBe("shop has no live release to roll back from");
   });
 
   it("answers 502 to a rollback on a server without a deploy engine", async () => {
-    const { server } = build({ engine: false });
-    const response = await server.inject({
-      method: "POST",
-      url: "/api/v1/apps/shop/rollback",
-      headers: AUTH,
-      payload: {},
-    });
+    const { rollback } = build({ engine: false });
+    const response = await rollback({});
     expect(response.statusCode).toBe(502);
     expect(response.json().error.code).toBe("dependency_failed");
   });
