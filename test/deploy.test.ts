@@ -186,9 +186,17 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
   it("rolls back to an earlier release by digest, as a new release", async () => {
     const { app, dir } = await newApp("rollback");
     expect((await push(app, dir)).code).toBe(0);
+    const apiBefore = (await containers(app)).find((c) => c.Labels[LABELS.service] === "api")?.Id;
     await commit(dir, twoServiceApp(app, { version: "v2" }), "v2");
-    expect((await push(app, dir)).code).toBe(0);
+    const v2 = await push(app, dir);
+    expect(v2.code).toBe(0);
     expect(await body(app)).toBe(`web v2 ${app}`);
+    // Only web changed: api's replica, same image and settings, stays.
+    expect(progress(v2)).toContain(
+      "[api] unchanged (same image and settings): its 1 running replica(s) stay",
+    );
+    const apiAfter = (await containers(app)).filter((c) => c.Labels[LABELS.service] === "api");
+    expect(apiAfter.map((c) => c.Id)).toEqual([apiBefore]);
 
     const traffic = steadyTraffic(sandbox.edgePort, host(app));
     const rollback = await skiff(sandbox, ["rollback", app]);

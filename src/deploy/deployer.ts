@@ -70,6 +70,22 @@ export class Deployer {
       try {
         const images = await this.pullImages(release, log, signal);
         const current = await listReplicas(docker, this.options.instance, app);
+        const keep = live
+          ? plan.services
+              .filter((s) => {
+                const serving = current.filter(
+                  (r) =>
+                    r.service === s.name &&
+                    isServing(r) &&
+                    this.sameService(app, r.release, release, s.name),
+                );
+                return (
+                  serving.length === replicasOf(s, desired.scale) &&
+                  serving.length === current.filter((r) => r.service === s.name).length
+                );
+              })
+              .map((s) => s.name)
+          : [];
         ({ retire } = await rollOut(
           { docker, edge: this.options.edge },
           {
@@ -81,6 +97,7 @@ export class Deployer {
             images,
             replicas: (s) => replicasOf(s, desired.scale),
             current,
+            keep,
             log,
             ...(signal ? { signal } : {}),
           },
@@ -141,8 +158,8 @@ export class Deployer {
         );
       }
       const images = await this.pullImages(release, log);
-      const current = (await listReplicas(docker, this.options.instance, app)).filter(
-        (r) => r.release === release.number,
+      const current = (await listReplicas(docker, this.options.instance, app)).filter((r) =>
+        this.sameService(app, r.release, release, r.service),
       );
       let retire: Replica[];
       try {
@@ -261,7 +278,8 @@ export class Deployer {
     }
     const plan = planOf(release, app);
     const mine = (r: Replica) =>
-      r.release === release.number && plan.services.some((s) => s.name === r.service);
+      plan.services.some((s) => s.name === r.service) &&
+      this.sameService(app, r.release, release, r.service);
     const failing = await httpUnhealthy(plan, all.filter(mine));
     for (const replica of all) if (failing.has(replica.id)) replica.health = "unhealthy";
     const orphans = all.filter((r) => !mine(r));
@@ -364,6 +382,28 @@ export class Deployer {
       }),
     );
     return refs;
+  }
+
+  /**
+   * Whether a replica of `service` from release `number` runs what `release`
+   * has for that service: the same release, or one with the same image
+   * digest and the same settings (a service a later push did not change,
+   * whose replicas were kept).
+   */
+  private sameService(
+    app: string,
+    number: number,
+    release: ReleaseRecord,
+    service: string,
+  ): boolean {
+    if (number === release.number) return true;
+    const other = this.options.runs.getReleaseByNumber(app, number);
+    if (!other) return false;
+    const digest = (r: ReleaseRecord) => r.images.find((i) => i.service === service)?.digest;
+    if (digest(other) === undefined || digest(other) !== digest(release)) return false;
+    const settings = (r: ReleaseRecord) =>
+      JSON.stringify(planOf(r, app).services.find((s) => s.name === service) ?? null);
+    return settings(other) === settings(release);
   }
 
   private release(app: string, number: number): ReleaseRecord {

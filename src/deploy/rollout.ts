@@ -26,6 +26,12 @@ export interface RolloutInput {
   current: readonly Replica[];
   /** Replace only these services (a restart); default all. */
   only?: readonly string[];
+  /**
+   * Services whose running replicas already run this release's image with
+   * the same settings: they stay as they are, so a push that changes one
+   * service replaces only that one.
+   */
+  keep?: readonly string[];
   log(text: string, service?: string): void;
   signal?: AbortSignal;
 }
@@ -50,7 +56,8 @@ export async function rollOut(
 ): Promise<{ retire: Replica[] }> {
   const { docker } = deps;
   const { app, plan, current, log } = input;
-  const replaced = (service: string) => !input.only || input.only.includes(service);
+  const replaced = (service: string) =>
+    (!input.only || input.only.includes(service)) && !input.keep?.includes(service);
   const before = new Map<string, Replica[]>();
   for (const s of new Set(current.map((r) => r.service))) {
     before.set(
@@ -69,8 +76,13 @@ export async function rollOut(
   await ensureAppResources(docker, input.instance, app, plan.volumes);
   try {
     for (const service of plan.services) {
-      if (!replaced(service.name)) continue;
       const say = (text: string) => log(text, service.name);
+      if (input.keep?.includes(service.name)) {
+        const running = before.get(service.name)?.length ?? 0;
+        say(`unchanged (same image and settings): its ${running} running replica(s) stay`);
+        continue;
+      }
+      if (!replaced(service.name)) continue;
       const old = current.filter((r) => r.service === service.name);
       if (stopsFirst(service) && old.length > 0) {
         say(
