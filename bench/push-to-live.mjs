@@ -1,78 +1,133 @@
 #!/usr/bin/env node
 // bench/push-to-live: from `git push` of a one-line change to the first
-// answer of the new version, against the same Docker work done by hand.
+// answer of the new version, against the same Docker work done by hand in
+// the same run.
 //
-//   node bench/push-to-live.mjs [--runs N] [--write]
+//   node bench/push-to-live.mjs [--runs N] [--variant comparable|shipped|both] [--write]
 //
-// The app is a copy of examples/shop made comparable with a hand-run
-// deploy: no x-skiff.test entries and one web replica (Skiff still checks
-// health, adds the replica to the edge, drains and stops the old one).
-// Each run makes a one-line change to web's page title twice, alternating:
-//   skiff:  git push; time until GET / through the edge shows the new title;
-//   manual: what a person would script with the Engine API: build web with
-//           BuildKit (same context, BUILDKIT_INLINE_CACHE=1, cachefrom the
-//           previous image), push it to the registry, create and start a
+// Two variants, each its own uniquely named copy of examples/shop:
+//   comparable: the x-skiff.test entries dropped and web at 1 replica, so
+//               that Skiff's pipeline does what the hand-run script does,
+//               plus its own bookkeeping;
+//   shipped:    examples/shop as it is: web and api tests run, 2 web replicas.
+// Each run changes web's page title once for each side; the side that goes
+// first alternates from run to run, so both see the same cache state:
+//   skiff:  `git push`; GET / through the edge every 20 ms (a new connection
+//           each) until the new title shows;
+//   manual: what a person would script with the Engine API for the one
+//           service that changed: build web with BuildKit (`POST
+//           /build?version=2`, the same tar context, BUILDKIT_INLINE_CACHE=1,
+//           `cachefrom` the previous image in the registry, as Skiff's build
+//           stage sends it), push it to the registry, create and start a
 //           container on the app's network with its port published on
-//           127.0.0.1, wait until GET /healthz answers, then until GET /
-//           shows the new title.
-// Target: Skiff ≤ 1.10 × manual and at most 1.5 s more. The app and every
-// container and image the manual side made are removed at the end.
+//           127.0.0.1, GET /healthz every 20 ms until it answers 200, then
+//           GET / until the new title shows. No edge, no tests, no release.
+// Skiff's side is broken down by its run's events (bench/lib/platform.mjs
+// runTimeline). Target: Skiff ≤ 1.10 × manual and at most 1.5 s more
+// (median of the runs). Everything made is removed at the end: the apps
+// (their containers, routes and registry tags), and the manual side's
+// containers and local images, found by their label.
 
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import { buildImage } from "../dist/build/build-image.js";
 import {
+  api,
   cpuBusy,
-  git,
-  gitEnv,
+  destroyApp,
   machineLine,
+  median,
+  onInterrupt,
+  percent,
   progress,
-  ROOT,
-  remoteOf,
+  runTimeline,
+  seconds,
   serverConfig,
+  setTitle,
+  shopCopy,
   skiff,
+  tail,
+  titleOf,
   writeSection,
 } from "./lib/platform.mjs";
 
-const { values: options } = parseArgs({
-  options: {
-    runs: { type: "string", default: "3" },
-    write: { type: "boolean", default: false },
-  },
-});
-const runs = Number(options.runs);
-const REGISTRY = "127.0.0.1:5000";
+const TARGET_RATIO = 1.1;
+const TARGET_OVERHEAD_MS = 1500;
+const POLL_MS = 20;
+const LABEL = "skiff-bench.push-to-live";
 
-const server = serverConfig();
-const docker = new Docker({ socketPath: "/var/run/docker.sock" });
-const app = `bench-ptl-${Math.random().toString(16).slice(2, 8)}`;
-const manualLabel = { "skiff-bench.push-to-live": app };
-const root = mkdtempSync(join(tmpdir(), "skiff-bench-ptl-"));
-const dir = join(root, "src");
-const env = gitEnv(join(root, "home"));
-
-function setTitle(title) {
-  const file = join(dir, "web", "page.js");
-  const before = readFileSync(file, "utf8");
-  const after = before.replace(/<title>[^<]*<\/title>/, `<title>${title}</title>`);
-  if (after === before) throw new Error(`${file}: no <title> to change`);
-  writeFileSync(file, after);
+function usage(message) {
+  if (message) process.stderr.write(`${message}\n`);
+  process.stderr.write(
+    "usage: node bench/push-to-live.mjs [--runs N] [--variant comparable|shipped|both] [--write]\n",
+  );
+  process.exit(2);
 }
 
-/** GET http://127.0.0.1:PORT/PATH with a Host header; the body, or undefined. */
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      runs: { type: "string", default: "5" },
+      variant: { type: "string", default: "both" },
+      write: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (error) {
+  usage(error.message);
+}
+const options = parsed.values;
+if (options.help) usage();
+const runs = Number(options.runs);
+if (!Number.isInteger(runs) || runs < 1 || runs > 20) usage("--runs takes 1 to 20");
+if (!["comparable", "shipped", "both"].includes(options.variant))
+  usage("--variant takes comparable, shipped or both");
+
+const server = serverConfig();
+const docker = new Docker({
+  socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
+});
+const interrupt = onInterrupt();
+const suffix = Math.random().toString(16).slice(2, 8);
+
+const VARIANTS = {
+  comparable: {
+    label: "comparable: no tests, 1 web replica",
+    edit(dir) {
+      const file = join(dir, "compose.yaml");
+      const compose = readFileSync(file, "utf8");
+      const edited = compose
+        .replace(/\nx-skiff:\n {2}test:\n(?: {4}- .*\n)+/, "\n")
+        .replace("replicas: 2", "replicas: 1");
+      if (/\nx-skiff:\n {2}test:/.test(edited) || !edited.includes("replicas: 1"))
+        throw new Error(`${file}: cannot drop its tests or set 1 replica; examples/shop changed`);
+      writeFileSync(file, edited);
+    },
+  },
+  shipped: {
+    label: "as shipped: tests of web and api, 2 web replicas",
+    edit() {},
+  },
+};
+
+/** GET http://127.0.0.1:PORT/PATH on a new connection; status and body, or undefined. */
 function get(port, host, path) {
   return new Promise((resolve) => {
     const req = request(
       { host: "127.0.0.1", port, path, headers: { host }, agent: false, timeout: 2000 },
       (res) => {
         let body = "";
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () => resolve(res.statusCode === 200 ? body : undefined));
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+        res.on("error", () => resolve(undefined));
       },
     );
     req.on("timeout", () => req.destroy());
@@ -81,166 +136,276 @@ function get(port, host, path) {
   });
 }
 
+/** Polls every 20 ms until `probe` is true; the time it became true (performance.now()). */
 async function until(what, probe, timeoutMs = 180_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await sleep(20);
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await probe()) return performance.now();
+    await sleep(POLL_MS);
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
 }
 
-async function skiffSide(title) {
-  setTitle(title);
-  await git(["commit", "-q", "-am", title], { cwd: dir, env });
+async function skiffSide(ctx, title) {
+  setTitle(ctx.copy.dir, title);
+  await ctx.copy.commit(title);
+  const since = Date.now();
   const started = performance.now();
-  const pushing = git(["push", remoteOf(server, app), "main"], {
-    cwd: dir,
-    env,
-    secret: server.token,
+  const pushing = ctx.copy.push({ allowFailure: true });
+  let pushDone;
+  pushing.then((r) => {
+    pushDone = r;
   });
-  await until("the new title through the edge", async () =>
-    (await get(server.edgePort, `${app}.localhost`, "/"))?.includes(title),
-  );
-  const ms = performance.now() - started;
-  await pushing;
-  return ms;
+  const seen = await until(`"${title}" through the edge`, async () => {
+    if (pushDone && pushDone.code !== 0)
+      throw new Error(`the push failed:\n${tail(pushDone.output)}`);
+    const answer = await get(server.edgePort, `${ctx.app}.localhost`, "/");
+    return answer?.status === 200 && titleOf(answer.body) === title;
+  });
+  const pushed = await pushing;
+  if (pushed.code !== 0) throw new Error(`the push failed:\n${tail(pushed.output)}`);
+  const { runs: list } = await api(server, "GET", `/apps/${ctx.app}/runs`);
+  const newest = list.reduce((a, b) => (b.number > a.number ? b : a));
+  const timeline = await runTimeline(server, ctx.app, newest.number, since);
+  return {
+    ms: seen - started,
+    pushMs: pushed.ended - started,
+    timeline,
+    seenAt: since + (seen - started),
+  };
 }
 
-async function follow(stream) {
-  await new Promise((resolve, reject) =>
-    docker.modem.followProgress(stream, (error, output) => {
-      const failed = output?.find((m) => m.error);
-      if (error || failed) reject(new Error(error?.message ?? failed.error));
-      else resolve();
-    }),
-  );
+/** A streaming Engine API call; resolves with its JSON messages, rejects on an error inside the stream. */
+function engineStream(dialOptions) {
+  return new Promise((resolve, reject) => {
+    docker.modem.dial(
+      {
+        ...dialOptions,
+        isStream: true,
+        statusCodes: { 200: true, 400: "bad parameter", 404: "not found", 500: "server error" },
+      },
+      (error, stream) => {
+        if (error) return reject(error);
+        let text = "";
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk) => {
+          text += chunk;
+        });
+        stream.on("error", reject);
+        stream.on("end", () => {
+          const messages = text
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line));
+          const failed = messages.find((m) => m.error || m.errorDetail);
+          if (failed) reject(new Error(failed.error ?? failed.errorDetail.message));
+          else resolve(messages);
+        });
+      },
+    );
+  });
 }
 
-let previousManual;
-async function manualSide(title, network) {
-  setTitle(title);
-  const repository = `${REGISTRY}/${app}/manual-web`;
-  const tag = `${repository}:${Date.now()}`;
+/** The same Docker work by hand, for the one service that changed. */
+async function manualSide(ctx, title) {
+  setTitle(ctx.copy.dir, title);
+  const tag = `${ctx.registry}/${ctx.app}/manual-web:${Date.now()}`;
   const started = performance.now();
-  const cacheFrom = previousManual ? [previousManual.tag] : [`${REGISTRY}/${app}/web:r1`];
-  // The Engine API's BuildKit build, as Skiff's build module sends it: the
-  // same request a hand-written script would make.
-  const built = await buildImage(docker, {
-    contextDir: join(dir, "web"),
-    tags: [tag],
-    cacheFrom,
-    labels: manualLabel,
+  // The build context as tar(1) makes it, as the Docker CLI would send it.
+  const tar = spawn("tar", ["-C", join(ctx.copy.dir, "web"), "-c", "."], {
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  if (!built.ok) throw new Error(`manual build failed: ${built.message}`);
-  await follow(await docker.getImage(tag).push({ authconfig: {} }));
+  await engineStream({
+    path: "/build?",
+    method: "POST",
+    options: {
+      version: "2",
+      t: tag,
+      dockerfile: "Dockerfile",
+      buildargs: JSON.stringify({ BUILDKIT_INLINE_CACHE: "1" }),
+      cachefrom: JSON.stringify([ctx.previousManualTag ?? ctx.skiffWebImage]),
+      labels: JSON.stringify({ [LABEL]: ctx.app }),
+    },
+    headers: { "Content-Type": "application/x-tar" },
+    file: tar.stdout,
+  });
+  const built = performance.now();
+  const [repository, version] = [
+    tag.slice(0, tag.lastIndexOf(":")),
+    tag.slice(tag.lastIndexOf(":") + 1),
+  ];
+  await engineStream({
+    path: `/images/${repository}/push?`,
+    method: "POST",
+    options: { tag: version },
+    headers: { "X-Registry-Auth": Buffer.from("{}").toString("base64") },
+  });
+  const pushed = performance.now();
   const container = await docker.createContainer({
     Image: tag,
-    Labels: manualLabel,
+    Labels: { [LABEL]: ctx.app },
     Env: ["API_URL=http://api:4000"],
     ExposedPorts: { "3000/tcp": {} },
     HostConfig: { PortBindings: { "3000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
-    NetworkingConfig: { EndpointsConfig: { [network]: {} } },
+    NetworkingConfig: { EndpointsConfig: { [ctx.network]: {} } },
   });
   await container.start();
   const info = await container.inspect();
   const port = Number(info.NetworkSettings.Ports["3000/tcp"]?.[0]?.HostPort);
-  await until(
+  const running = performance.now();
+  const healthy = await until(
     "the manual container's /healthz",
-    async () => (await get(port, "x", "/healthz")) !== undefined,
+    async () => (await get(port, "localhost", "/healthz"))?.status === 200,
   );
-  await until("the new title from the manual container", async () =>
-    (await get(port, "x", "/"))?.includes(title),
-  );
-  const ms = performance.now() - started;
-  if (previousManual) await docker.getContainer(previousManual.id).remove({ force: true });
-  previousManual = { id: container.id, tag };
-  return ms;
+  const seen = await until(`"${title}" from the manual container`, async () => {
+    const answer = await get(port, "localhost", "/");
+    return answer?.status === 200 && titleOf(answer.body) === title;
+  });
+  // Outside the measurement: the previous hand-run container goes.
+  if (ctx.previousManualId) await docker.getContainer(ctx.previousManualId).remove({ force: true });
+  ctx.previousManualId = container.id;
+  ctx.previousManualTag = tag;
+  return {
+    ms: seen - started,
+    buildMs: built - started,
+    pushMs: pushed - built,
+    startMs: running - pushed,
+    healthyMs: healthy - running,
+    firstMs: seen - healthy,
+  };
 }
 
-async function main() {
-  const busy = await cpuBusy();
-  progress(`app ${app}; CPUs ${(busy * 100).toFixed(0)} % busy before the run`);
-  cpSync(join(ROOT, "examples", "shop"), dir, { recursive: true });
-  const compose = readFileSync(join(dir, "compose.yaml"), "utf8")
-    .replace(/\nx-skiff:\n {2}test:\n(?: {4}- .*\n)+/, "\n")
-    .replace("replicas: 2", "replicas: 1");
-  if (/^x-skiff:/m.test(compose) || !compose.includes("replicas: 1")) {
-    throw new Error("examples/shop/compose.yaml changed: cannot drop its tests or set 1 replica");
-  }
-  writeFileSync(join(dir, "compose.yaml"), compose);
-  await git(["init", "-q", "-b", "main"], { cwd: dir, env });
-  await git(["add", "-A"], { cwd: dir, env });
-  await git(["commit", "-q", "-m", "first"], { cwd: dir, env });
-  await skiff(["apps:create", app]);
-  await git(["push", remoteOf(server, app), "main"], { cwd: dir, env, secret: server.token });
-  const [net] = await docker.listNetworks({ filters: { label: [`skiff.app=${app}`] } });
-  if (!net) throw new Error(`no network of ${app}`);
-  const results = [];
-  for (let i = 1; i <= runs; i++) {
-    const skiffMs = await skiffSide(`Shop skiff ${i}`);
-    const manualMs = await manualSide(`Shop manual ${i}`, net.Name);
-    progress(
-      `run ${i}: skiff ${(skiffMs / 1000).toFixed(2)} s, manual ${(manualMs / 1000).toFixed(2)} s`,
+async function variantRuns(key) {
+  const variant = VARIANTS[key];
+  const app = `bench-ptl-${key.slice(0, 4)}-${suffix}`;
+  const copy = await shopCopy(server, app, variant.edit);
+  let created = false;
+  try {
+    progress(`${variant.label}: app ${app}, first deploy`);
+    await skiff(["apps:create", app]);
+    created = true;
+    const first = await copy.push({ allowFailure: true });
+    if (first.code !== 0)
+      throw new Error(`the first deploy of ${app} failed:\n${tail(first.output)}`);
+    const status = await api(server, "GET", "/status");
+    const registry = new URL(status.components.registry.address).host;
+    const releases = await api(server, "GET", `/apps/${app}/releases`);
+    const live = releases.releases.find((r) => r.number === releases.live);
+    const skiffWebImage = live.images.find((i) => i.service === "web").image;
+    const [network] = (await docker.listNetworks({ filters: { label: [`skiff.app=${app}`] } })).map(
+      (n) => n.Name,
     );
-    results.push({ skiffMs, manualMs });
+    if (!network) throw new Error(`no network of ${app}`);
+    const ctx = { app, copy, registry, skiffWebImage, network };
+    const results = [];
+    for (let i = 1; i <= runs; i++) {
+      interrupt.check();
+      const busy = await cpuBusy(2000);
+      const order = i % 2 === 1 ? ["skiff", "manual"] : ["manual", "skiff"];
+      const result = { busy, order };
+      for (const side of order) {
+        interrupt.check();
+        result[side] =
+          side === "skiff"
+            ? await skiffSide(ctx, `Shop skiff ${i} ${suffix}`)
+            : await manualSide(ctx, `Shop manual ${i} ${suffix}`);
+        // Let the old replica stop and the CPUs settle before the other side goes.
+        await sleep(3000);
+      }
+      progress(
+        `  run ${i}/${runs} (${order.join(" first, then ")}; CPUs ${percent(busy)} busy before): skiff ${seconds(result.skiff.ms)} ` +
+          `(push returned after ${seconds(result.skiff.pushMs)}), manual ${seconds(result.manual.ms)}`,
+      );
+      results.push(result);
+    }
+    return { key, label: variant.label, app, results };
+  } finally {
+    // The hand-run containers first: the app's network cannot go while they are on it.
+    await removeManual(app);
+    if (created) await destroyApp(app);
+    copy.remove();
   }
-  return { busy, results };
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-function report({ busy, results }, machine) {
-  const skiffMs = median(results.map((r) => r.skiffMs));
-  const manualMs = median(results.map((r) => r.manualMs));
-  const ratio = skiffMs / manualMs;
-  const overhead = (skiffMs - manualMs) / 1000;
-  const met = ratio <= 1.1 && overhead <= 1.5;
-  return [
-    machine,
-    "",
-    `Median of ${results.length} runs, alternating; CPUs ${(busy * 100).toFixed(0)} % busy before the run.`,
-    "",
-    "| run | skiff: git push → new version through the edge | manual: build, push, run, healthy, new version |",
-    "|---|---:|---:|",
-    ...results.map(
-      (r, i) =>
-        `| ${i + 1} | ${(r.skiffMs / 1000).toFixed(2)} s | ${(r.manualMs / 1000).toFixed(2)} s |`,
-    ),
-    `| **median** | **${(skiffMs / 1000).toFixed(2)} s** | **${(manualMs / 1000).toFixed(2)} s** |`,
-    "",
-    `Target: ≤ 1.10 × manual and ≤ 1.5 s of overhead: **${met ? "met" : "not met"}** (${ratio.toFixed(2)} ×, ${overhead >= 0 ? "+" : ""}${overhead.toFixed(2)} s).`,
-  ].join("\n");
-}
-
-const command = `node bench/push-to-live.mjs${options.runs !== "3" ? ` --runs ${runs}` : ""}${options.write ? " --write" : ""}`;
-try {
-  const measured = await main();
-  const markdown = report(measured, await machineLine(command));
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) writeSection("bench/push-to-live", markdown);
-} finally {
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: [`skiff-bench.push-to-live=${app}`] },
-  })) {
+/** The manual side's containers and local images, by their label and this app. */
+async function removeManual(app) {
+  const filters = { label: [`${LABEL}=${app}`] };
+  for (const c of await docker.listContainers({ all: true, filters })) {
     await docker
       .getContainer(c.Id)
       .remove({ force: true })
       .catch(() => {});
   }
-  for (const image of await docker.listImages({
-    filters: { label: [`skiff-bench.push-to-live=${app}`] },
-  })) {
-    await docker
-      .getImage(image.Id)
-      .remove({ force: true })
-      .catch(() => {});
+  for (const image of await docker.listImages({ filters })) {
+    for (const ref of image.RepoTags ?? [])
+      await docker
+        .getImage(ref)
+        .remove()
+        .catch(() => {});
   }
-  await skiff(["apps:destroy", app, "--confirm", app], { allowFailure: true });
-  rmSync(root, { recursive: true, force: true });
+}
+
+function report(variants, machine) {
+  const s = seconds;
+  const lines = [machine, ""];
+  const verdicts = [];
+  for (const v of variants) {
+    const n = v.results.length;
+    const med = (pick) =>
+      median(v.results.map(pick).filter((x) => x !== undefined && !Number.isNaN(x)));
+    const skiffMs = med((r) => r.skiff.ms);
+    const manualMs = med((r) => r.manual.ms);
+    const ratio = skiffMs / manualMs;
+    const overhead = skiffMs - manualMs;
+    const met = ratio <= TARGET_RATIO && overhead <= TARGET_OVERHEAD_MS;
+    verdicts.push({ v, ratio, overhead, met });
+    const t = (pick) => s(med((r) => pick(r.skiff.timeline)));
+    const apiOf = (r) => r.skiff.timeline.services?.api;
+    const webOf = (r) => r.skiff.timeline.services?.web;
+    lines.push(
+      `### ${v.label}`,
+      "",
+      `App \`${v.app}\`, ${n} runs, the side that goes first alternating. Medians.`,
+      "",
+      "| | skiff: `git push` → new title through the edge | manual: build, push, run, healthy, new title | skiff ÷ manual | skiff − manual |",
+      "|---|---:|---:|---:|---:|",
+      ...v.results.map(
+        (r, i) =>
+          `| run ${i + 1} (${r.order[0]} first; CPUs ${percent(r.busy)} busy before) | ${s(r.skiff.ms)} | ${s(r.manual.ms)} | ${(r.skiff.ms / r.manual.ms).toFixed(2)} × | +${s(r.skiff.ms - r.manual.ms)} |`,
+      ),
+      `| **median** | **${s(skiffMs)}** | **${s(manualMs)}** | **${ratio.toFixed(2)} ×** | **+${s(overhead)}** |`,
+      "",
+      `Target: Skiff ≤ ${TARGET_RATIO.toFixed(2)} × manual and ≤ ${s(TARGET_OVERHEAD_MS)} of overhead: **${met ? "met" : "not met"}** (${ratio.toFixed(2)} ×, +${s(overhead)}).`,
+      "",
+      "Manual side, median: " +
+        `build ${s(med((r) => r.manual.buildMs))}, push ${s(med((r) => r.manual.pushMs))}, create + start ${s(med((r) => r.manual.startMs))}, ` +
+        `started → /healthz 200 ${s(med((r) => r.manual.healthyMs))}, → new title ${s(med((r) => r.manual.firstMs))}.`,
+      "",
+      "Skiff side, median, from its run's events (time zero: the push starts):",
+      "",
+      "| push → run starts | source | build | test | publish | api replaced (start → healthy) | web: start → healthy | web: healthy → in the edge's rotation | → first new answer through the edge | release live → old replicas stopped (the push waits) | whole `git push` |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      `| ${t((x) => x.queuedMs)} | ${t((x) => x.stages.source)} | ${t((x) => x.stages.build)} | ${t((x) => x.stages.test)} | ${t((x) => x.stages.publish)} | ${v.results.some((r) => apiOf(r)?.healthyMs !== undefined) ? s(med((r) => apiOf(r)?.healthyMs)) : "not replaced (unchanged)"} | ${s(med((r) => webOf(r)?.healthyMs))} | ${s(med((r) => webOf(r)?.rotationMs))} | ${s(med((r) => r.skiff.seenAt - (r.skiff.timeline.webRotationAt ?? Number.NaN)))} | ${t((x) => x.stopOldMs)} | ${s(med((r) => r.skiff.pushMs))} |`,
+      "",
+    );
+  }
+  return { markdown: `${lines.join("\n")}\n`, verdicts };
+}
+
+async function main() {
+  const keys = options.variant === "both" ? ["comparable", "shipped"] : [options.variant];
+  const results = [];
+  for (const key of keys) results.push(await variantRuns(key));
+  return results;
+}
+
+const command = `node bench/push-to-live.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
+try {
+  const variants = await main();
+  const { markdown } = report(variants, await machineLine(server, command));
+  process.stdout.write(markdown);
+  if (options.write) writeSection("bench/push-to-live", markdown);
+} catch (error) {
+  process.stderr.write(`bench/push-to-live: ${error.stack ?? error.message}\n`);
+  process.exitCode = interrupt.interrupted ? 130 : 1;
 }

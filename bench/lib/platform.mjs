@@ -1,10 +1,21 @@
 // What the deploy benchmarks share: the local Skiff server (found the way
-// the CLI finds it), git with no user config, the CLI, machine facts, and
-// the markers a report is written between in docs/BENCHMARKS.md.
+// the CLI finds it), its API, git with no user config, the CLI, a copy of
+// examples/shop as a git repository, HAProxy's runtime API, CPU accounting
+// from /proc, machine facts, and the markers a report is written between in
+// docs/BENCHMARKS.md.
 
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, homedir } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createConnection } from "node:net";
+import { cpus, homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -12,19 +23,68 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SKIFF = join(ROOT, "bin", "skiff");
 const DOC = join(ROOT, "docs", "BENCHMARKS.md");
+/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ). */
+export const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
 export function progress(message) {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
 }
 
-/** The server's URL, its token and the edge port. */
+/**
+ * Ctrl-C once: the bench stops at its next step and cleans up; twice: it
+ * exits at once and leaves what it made behind.
+ */
+export function onInterrupt() {
+  const state = { interrupted: false };
+  process.on("SIGINT", () => {
+    if (state.interrupted) process.exit(130);
+    state.interrupted = true;
+    progress("interrupted: cleaning up (Ctrl-C again to leave the app behind)");
+  });
+  state.check = () => {
+    if (state.interrupted) throw new Error("interrupted");
+  };
+  return state;
+}
+
+/** The server's URL, its token, the data directory and the edge port, found as the CLI finds them. */
 export function serverConfig() {
   const home = process.env.SKIFF_HOME || join(homedir(), ".skiff");
   const url = (
     process.env.SKIFF_URL || `http://127.0.0.1:${process.env.SKIFF_PORT || 7070}`
   ).replace(/\/+$/, "");
-  const token = process.env.SKIFF_TOKEN || readFileSync(join(home, "admin-token"), "utf8").trim();
+  let token = process.env.SKIFF_TOKEN;
+  if (!token) {
+    try {
+      token = readFileSync(join(home, "admin-token"), "utf8").trim();
+    } catch {
+      throw new Error(
+        `no token: set SKIFF_TOKEN or start the server once so it writes ${join(home, "admin-token")} (scripts/quickstart)`,
+      );
+    }
+  }
   return { home, url, token, edgePort: Number(process.env.SKIFF_EDGE_PORT || 8080) };
+}
+
+/** A JSON call to the server's API; throws with the server's message and hint. */
+export async function api(server, method, path, body) {
+  let response;
+  try {
+    response = await fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${server.token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (error) {
+    throw new Error(`${method} ${path}: ${error.message} (is the server up? scripts/quickstart)`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} /api/v1${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : {};
 }
 
 /** Runs a command; resolves with its exit code, output and wall time. Never rejects on a non-zero exit. */
@@ -33,8 +93,12 @@ export function run(command, args, { cwd, env, timeoutMs = 600_000, secret } = {
     const started = performance.now();
     const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout.on("data", (chunk) => (output += chunk));
-    child.stderr.on("data", (chunk) => (output += chunk));
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     child.on("error", reject);
     child.on("close", (code, signal) => {
@@ -43,16 +107,17 @@ export function run(command, args, { cwd, env, timeoutMs = 600_000, secret } = {
         code: code ?? (signal ? 128 : 1),
         output: secret ? output.split(secret).join("***") : output,
         ms: performance.now() - started,
+        ended: performance.now(),
       });
     });
   });
 }
 
-/** `bin/skiff ARGS`; throws with its output when it fails. */
+/** `bin/skiff ARGS`; throws with its output when it fails, unless `allowFailure`. */
 export async function skiff(args, options = {}) {
   const result = await run(process.execPath, [SKIFF, ...args], options);
   if (result.code !== 0 && !options.allowFailure) {
-    throw new Error(`skiff ${args.join(" ")} failed (${result.code}):\n${result.output}`);
+    throw new Error(`skiff ${args.join(" ")} failed (${result.code}):\n${tail(result.output)}`);
   }
   return result;
 }
@@ -74,45 +139,278 @@ export function gitEnv(home) {
   };
 }
 
+/** git with no credential helper; throws with its output when it fails, unless `allowFailure`. */
 export async function git(args, options) {
   const result = await run("git", ["-c", "credential.helper=", ...args], options);
   if (result.code !== 0 && !options.allowFailure) {
-    throw new Error(`git ${args[0]} failed (${result.code}):\n${result.output}`);
+    throw new Error(`git ${args[0]} failed (${result.code}):\n${tail(result.output)}`);
   }
   return result;
 }
 
-/** The git remote of `app`, with the token as the password. */
-export function remoteOf({ url, token }, app) {
-  return `${url.replace("://", `://bench:${encodeURIComponent(token)}@`)}/git/${app}.git`;
+/** The last lines of git's or the CLI's output, progress meters folded. */
+export function tail(output, lines = 30) {
+  return output
+    .split("\n")
+    .map((line) => line.split("\r").pop().trimEnd())
+    .filter(Boolean)
+    .slice(-lines)
+    .join("\n");
 }
 
-/** How busy the CPUs are, from /proc/stat over `ms`. */
-export async function cpuBusy(ms = 3000) {
-  const sample = () => {
-    const ticks = readFileSync("/proc/stat", "utf8")
-      .split("\n")[0]
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return { idle: ticks[3] + ticks[4], total: ticks.reduce((a, b) => a + b, 0) };
+/**
+ * A working copy of examples/shop for one benchmark: a git repository in a
+ * temp dir, `edit(dir)` applied before the first commit, and the app's
+ * remote (the token as the password). `remove()` deletes the temp dir.
+ */
+export async function shopCopy(server, app, edit = () => {}) {
+  const root = mkdtempSync(join(tmpdir(), "skiff-bench-"));
+  const dir = join(root, "src");
+  const env = gitEnv(join(root, "home"));
+  try {
+    cpSync(join(ROOT, "examples", "shop"), dir, { recursive: true });
+    edit(dir);
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  await git(["init", "-q", "-b", "main"], { cwd: dir, env });
+  await git(["add", "-A"], { cwd: dir, env });
+  await git(["commit", "-q", "-m", "examples/shop"], { cwd: dir, env });
+  const remote = `${server.url.replace("://", `://bench:${encodeURIComponent(server.token)}@`)}/git/${app}.git`;
+  const push = (extra = {}) =>
+    git(["push", remote, "HEAD:refs/heads/main"], {
+      cwd: dir,
+      env,
+      secret: server.token,
+      ...extra,
+    });
+  const commit = async (message) => {
+    await git(["add", "-A"], { cwd: dir, env });
+    await git(["commit", "-q", "-m", message], { cwd: dir, env });
   };
-  const before = sample();
+  return {
+    root,
+    dir,
+    env,
+    push,
+    commit,
+    git: (args) => git(args, { cwd: dir, env }),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Where a finished run's time went, from its stages and its event journal
+ * (`GET /apps/APP/runs/N/events`, Server-Sent Events with a timestamp each),
+ * in ms; `since` (epoch ms, e.g. when the push started) is time zero for
+ * `queuedMs` and `liveAt`. The web service's rollout steps are found by the
+ * deploy stage's log lines ("starting N replica(s)", "replica K of rN
+ * healthy", "edge: N new replica(s) in the rotation", "drained and out",
+ * "release rN is live").
+ */
+export async function runTimeline(server, app, number, since) {
+  const { run } = await api(server, "GET", `/apps/${app}/runs/${number}`);
+  const events = await runEvents(server, app, number);
+  const at = (e) => Date.parse(e.at);
+  const find = (list, pattern) => list.filter((e) => pattern.test(e.text));
+  const diff = (a, b) => (a && b ? at(b) - at(a) : undefined);
+  // Each service's rollout: started → healthy → in the edge's rotation → old ones out.
+  const services = {};
+  for (const name of new Set(
+    events.filter((e) => e.stage === "deploy" && e.service).map((e) => e.service),
+  )) {
+    const own = events.filter(
+      (e) => e.type === "log" && e.stage === "deploy" && e.service === name,
+    );
+    const starting = find(own, /^starting \d+ replica/)[0];
+    const healthy = find(own, /^replica \d+ of r\d+ healthy/).at(-1);
+    const rotation = find(own, /new replica\(s\) in the rotation/)[0];
+    const drained = find(own, /drained and out/)[0];
+    services[name] = {
+      healthyMs: diff(starting, healthy),
+      rotationMs: diff(healthy, rotation),
+      drainMs: diff(rotation, drained),
+      rotationAt: rotation ? at(rotation) : undefined,
+    };
+  }
+  const live = events.find((e) => e.type === "log" && /^release r\d+ is live/.test(e.text));
+  const deploy = run.stages.find((s) => s.name === "deploy");
+  return {
+    status: run.status,
+    reason: events.findLast((e) => e.type === "run" && e.reason)?.reason,
+    stages: Object.fromEntries(run.stages.map((s) => [s.name, s.durationMs ?? 0])),
+    queuedMs: since === undefined ? undefined : Date.parse(run.startedAt) - since,
+    services,
+    webHealthyMs: services.web?.healthyMs,
+    webRotationMs: services.web?.rotationMs,
+    webDrainMs: services.web?.drainMs,
+    webRotationAt: services.web?.rotationAt,
+    liveAt: live && since !== undefined ? at(live) - since : undefined,
+    stopOldMs: live && deploy?.finishedAt ? Date.parse(deploy.finishedAt) - at(live) : undefined,
+    events,
+  };
+}
+
+/** A run's events, read from its SSE stream until the run's final event (it replays from the start). */
+async function runEvents(server, app, number) {
+  const response = await fetch(`${server.url}/api/v1/apps/${app}/runs/${number}/events`, {
+    headers: { authorization: `Bearer ${server.token}`, accept: "text/event-stream" },
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!response.ok) throw new Error(`events of ${app} run ${number}: HTTP ${response.status}`);
+  const events = [];
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let newline = buffer.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (line.startsWith("data: ")) {
+          const event = JSON.parse(line.slice(6));
+          events.push(event);
+          if (event.type === "run" && FINAL_RUN.includes(event.status)) return events;
+        }
+        newline = buffer.indexOf("\n");
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return events;
+}
+
+const FINAL_RUN = ["succeeded", "failed", "cancelled", "superseded", "interrupted"];
+
+/** Replaces web's page title (the one-line change every bench makes) in a shop copy. */
+export function setTitle(dir, title) {
+  const file = join(dir, "web", "page.js");
+  const before = readFileSync(file, "utf8");
+  const after = before.replace(/<title>[^<]*<\/title>/, `<title>${title}</title>`);
+  if (after === before) throw new Error(`${file}: no <title> to change; examples/shop changed`);
+  writeFileSync(file, after);
+}
+
+/** The page's title in an answer's body, or undefined. */
+export function titleOf(body) {
+  return /<title>([^<]*)<\/title>/.exec(body)?.[1];
+}
+
+/** One command on HAProxy's runtime API (the `stats socket` in $SKIFF_HOME/run). */
+export function haproxy(server, command) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(join(server.home, "run", "haproxy.sock"));
+    let text = "";
+    socket.setTimeout(5000, () => socket.destroy(new Error(`haproxy: no answer to ${command}`)));
+    socket.on("connect", () => socket.end(`${command}\n`));
+    socket.on("data", (chunk) => {
+      text += chunk;
+    });
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+}
+
+/** `show info` as key/value pairs (Pid is the current worker's). */
+export async function haproxyInfo(server) {
+  return Object.fromEntries(
+    (await haproxy(server, "show info"))
+      .split("\n")
+      .map((line) => line.split(": "))
+      .filter((parts) => parts.length === 2),
+  );
+}
+
+/** `show stat` rows as objects keyed by the CSV header. */
+export async function haproxyStat(server) {
+  const [header, ...rows] = (await haproxy(server, "show stat")).trim().split("\n");
+  const keys = header.replace(/^# /, "").split(",");
+  return rows.map((row) => Object.fromEntries(row.split(",").map((v, i) => [keys[i], v])));
+}
+
+/** utime + stime of a process in clock ticks, from /proc/PID/stat (fields 14 and 15). */
+export function processTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The pid of the docker-proxy that serves a port published on 127.0.0.1, or
+ * undefined (dockerd with `userland-proxy: false` runs none: iptables does it).
+ */
+export function dockerProxyPid(hostPort) {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args;
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (!args[0]?.endsWith("docker-proxy")) continue;
+    const port = args[args.indexOf("-host-port") + 1];
+    if (port === String(hostPort) && args.includes("tcp")) return Number(entry);
+  }
+  return undefined;
+}
+
+/** The whole machine's CPU ticks, busy and total, from /proc/stat. */
+export function machineTicks() {
+  const ticks = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return { busy: total - ticks[3] - ticks[4], total };
+}
+
+/** How busy the CPUs are over `ms`, 0–1, from /proc/stat: what other work takes from a run. */
+export async function cpuBusy(ms = 3000) {
+  const before = machineTicks();
   await sleep(ms);
-  const after = sample();
-  return 1 - (after.idle - before.idle) / (after.total - before.total);
+  const after = machineTicks();
+  return (after.busy - before.busy) / (after.total - before.total);
 }
 
-/** One line about the machine for a report. */
-export async function machineLine(command) {
+/** "12 %" */
+export function percent(fraction) {
+  return fraction === undefined || Number.isNaN(fraction) ? "?" : `${Math.round(fraction * 100)} %`;
+}
+
+/** "1.23 s" (or "12.3 s" from 10 s on) */
+export function seconds(ms) {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The first sentence of a report: date, exact command, machine and versions. */
+export async function machineLine(server, command) {
   const docker = await run("docker", ["version", "--format", "{{.Server.Version}}"]);
-  const haproxy = await run("/usr/sbin/haproxy", ["-v"]);
-  const cpu = cpus()[0]?.model ?? "unknown CPU";
-  return `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\`: ${cpu} (${cpus().length} cores), Docker Engine ${docker.output.trim()}, ${haproxy.output.split("\n")[0].replace(/ - .*/, "")}.`;
+  const info = await haproxyInfo(server).catch(() => ({}));
+  const status = await api(server, "GET", "/status").catch(() => ({}));
+  const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
+  const commit = await run("git", ["-C", ROOT, "describe", "--always", "--dirty"]);
+  return (
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\`: ${cpu} (${cpus().length} cores), ` +
+    `Docker Engine ${docker.output.trim()}, HAProxy ${info.Version ?? "?"} (${info.Nbthread ?? "?"} threads), Skiff ${status.version ?? "?"} (checkout ${commit.output.trim() || "?"}).`
+  );
 }
 
-/** Puts `markdown` between `<!-- NAME results: start -->` and its end marker in docs/BENCHMARKS.md. */
+/** Puts `markdown` between `<!-- NAME results: start (written by --write) -->` and its end marker in docs/BENCHMARKS.md. */
 export function writeSection(name, markdown) {
   const start = `<!-- ${name} results: start (written by --write) -->`;
   const end = `<!-- ${name} results: end -->`;
@@ -121,4 +419,13 @@ export function writeSection(name, markdown) {
   const j = doc.indexOf(end);
   if (i < 0 || j < i) throw new Error(`docs/BENCHMARKS.md has no ${name} markers`);
   writeFileSync(DOC, `${doc.slice(0, i + start.length)}\n${markdown.trim()}\n${doc.slice(j)}`);
+  progress(`wrote the results into ${DOC}`);
+}
+
+/** Destroys a bench app (its containers, routes and registry tags); never throws. */
+export async function destroyApp(app) {
+  const result = await skiff(["apps:destroy", app, "--confirm", app], { allowFailure: true });
+  if (result.code !== 0 && !/not found|no app/i.test(result.output)) {
+    progress(`could not destroy ${app}: ${tail(result.output, 5)}`);
+  }
 }
