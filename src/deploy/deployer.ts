@@ -52,6 +52,8 @@ export class DeployFailure extends Error {
  */
 export class Deployer {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Answers of sameService: whether two releases run a service the same way. */
+  private readonly sameServiceCache = new Map<string, boolean>();
   /** Per app/service: when the reconciler may try again to start a replica that failed. */
   private readonly startBackoff = new Map<string, { until: number; delayMs: number }>();
 
@@ -397,6 +399,21 @@ export class Deployer {
     service: string,
   ): boolean {
     if (number === release.number) return true;
+    // Releases never change once recorded, so each answer holds for good.
+    const key = `${app}/${service}/${number}/${release.number}`;
+    const known = this.sameServiceCache.get(key);
+    if (known !== undefined) return known;
+    const answer = this.compareService(app, number, release, service);
+    this.sameServiceCache.set(key, answer);
+    return answer;
+  }
+
+  private compareService(
+    app: string,
+    number: number,
+    release: ReleaseRecord,
+    service: string,
+  ): boolean {
     const other = this.options.runs.getReleaseByNumber(app, number);
     if (!other) return false;
     const digest = (r: ReleaseRecord) => r.images.find((i) => i.service === service)?.digest;
