@@ -344,6 +344,49 @@ describe("waitUntilHealthy", () => {
       expect(verdict).toEqual({ healthy: true, hostPort: port });
     });
 
+    it("checks a starting app again at once, but an answering one only after the interval", async () => {
+      // Nothing listens on `idle` yet: the app is still starting.
+      const idle = createServer((req, res) => res.writeHead(req.url === "/up" ? 200 : 503).end());
+      await new Promise<void>((resolve) => idle.listen(0, "127.0.0.1", resolve));
+      const idlePort = (idle.address() as AddressInfo).port;
+      await new Promise((resolve) => idle.close(resolve));
+      setTimeout(() => idle.listen(idlePort, "127.0.0.1"), 300);
+      const slowInterval = (deadlineMs: number): PlanHealth => ({
+        ...http(deadlineMs),
+        intervalMs: 60_000,
+      });
+      try {
+        // Refused connections are retried well within the 60 s interval.
+        expect(
+          await waitUntilHealthy(
+            always(info(RUNNING, { hostPort: idlePort })),
+            "c",
+            slowInterval(5_000),
+            fast,
+          ),
+        ).toEqual({ healthy: true, hostPort: idlePort });
+      } finally {
+        idle.closeAllConnections();
+        await new Promise((resolve) => idle.close(resolve));
+      }
+      // An HTTP answer that fails waits out the interval, so becoming ready meanwhile does not count.
+      ready = false;
+      setTimeout(() => {
+        ready = true;
+      }, 100);
+      expect(
+        await waitUntilHealthy(
+          always(info(RUNNING, { hostPort: port })),
+          "c",
+          slowInterval(500),
+          fast,
+        ),
+      ).toEqual({
+        healthy: false,
+        reason: "GET /up answered no 2xx or 3xx within 500 ms; last check: HTTP 503",
+      });
+    });
+
     it("at the deadline, says what the last check answered", async () => {
       ready = false;
       expect(

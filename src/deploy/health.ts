@@ -29,6 +29,14 @@ export interface WaitOptions {
 type Info = Docker.ContainerInspectInfo;
 
 const DEFAULT_POLL_MS = 250;
+/**
+ * How soon an HTTP check runs again while the app has not answered at all
+ * (connection refused or closed: it is still starting). A new replica then
+ * goes into service within this long of listening, instead of a whole health
+ * interval later (2 s by default; measured in docs/BENCHMARKS.md). Once the
+ * app answers, a failing answer is checked again after the interval.
+ */
+const STARTING_PROBE_MS = 100;
 /** A replica checked by running time that has not even started after this long has failed. */
 const START_GRACE_MS = 30_000;
 /** Progress: nothing for a replica healthy within this, then a line when the answer changes or every PROGRESS_EVERY_MS. */
@@ -60,6 +68,7 @@ export async function waitUntilHealthy(
   const progress = progressReporter(options.onProgress, start);
   let answer = "not inspected yet";
   let nextProbe = start;
+  let answered = false;
   let runningSince: number | undefined;
 
   const healthy = (info: Info, port = options.containerPort): HealthVerdict => {
@@ -88,18 +97,23 @@ export async function waitUntilHealthy(
         if (hostPort === undefined) {
           answer = `port ${health.port} is not published on 127.0.0.1`;
         } else {
+          const timeoutMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now));
           const result = await probeHttp({
             port: hostPort,
             path: health.path,
             ...(health.host !== undefined && { host: health.host }),
-            timeoutMs: Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now)),
+            timeoutMs,
             ...(signal && { signal }),
           });
           signal?.throwIfAborted();
           if (result.ok) return healthy(info, health.port);
-          answer = `GET ${health.path} → ${describeProbe(result)}`;
+          // A check the deadline cut short says nothing new: keep what the app answered before.
+          if (!(answered && result.timedOut && timeoutMs < PROBE_TIMEOUT_MS)) {
+            answered = result.status !== undefined;
+            answer = `GET ${health.path} → ${describeProbe(result)}`;
+          }
         }
-        nextProbe = Date.now() + health.intervalMs;
+        nextProbe = Date.now() + (answered ? health.intervalMs : STARTING_PROBE_MS);
       }
     } else {
       const state = info.State.Health;
@@ -123,7 +137,8 @@ export async function waitUntilHealthy(
 
     if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
     progress(describeReplica(info), answer);
-    await sleep(Math.max(0, Math.min(pollMs, deadline - Date.now())), signal);
+    const untilProbe = health.type === "http" ? nextProbe - Date.now() : pollMs;
+    await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
   }
 }
 
@@ -183,6 +198,8 @@ export interface ProbeResult {
   ok: boolean;
   status?: number;
   error?: string;
+  /** No answer within the probe's timeout. */
+  timedOut?: boolean;
 }
 
 /**
@@ -227,7 +244,7 @@ export function probeHttp(input: {
       },
     );
     const timer = setTimeout(() => {
-      settle({ ok: false, error: `no answer within ${seconds(input.timeoutMs)}` });
+      settle({ ok: false, error: `no answer within ${seconds(input.timeoutMs)}`, timedOut: true });
       req.destroy();
     }, input.timeoutMs);
     req.on("error", (error: NodeJS.ErrnoException) =>

@@ -100,8 +100,8 @@ backend app_shop__web
     http-request disable-l7-retry unless METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE
     retries 3
     option redispatch 1
-    server r12-1 127.0.0.1:32801 check inter 1s fall 2 rise 2
-    server r11-1 127.0.0.1:32790 check inter 1s fall 2 rise 2 weight 0
+    server r12-1 127.0.0.1:32801 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s
+    server r11-1 127.0.0.1:32790 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0
 `,
     },
     {
@@ -132,8 +132,16 @@ backend app_api__web
 
 describe("serverArguments", () => {
   it.each([
-    { weight: undefined, expected: "127.0.0.1:32801 check inter 1s fall 2 rise 2" },
-    { weight: 0, expected: "127.0.0.1:32801 check inter 1s fall 2 rise 2 weight 0" },
+    {
+      weight: undefined,
+      expected:
+        "127.0.0.1:32801 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s",
+    },
+    {
+      weight: 0,
+      expected:
+        "127.0.0.1:32801 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0",
+    },
   ])("weight $weight", ({ weight, expected }) => {
     expect(serverArguments({ port: 32801 }, weight)).toBe(expected);
   });

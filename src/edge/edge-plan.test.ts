@@ -65,7 +65,7 @@ describe("planEdgeChanges", () => {
                 backend: SHOP,
                 server: { name: "r2-1", port: 4002 },
                 create: [
-                  `add server ${SHOP}/r2-1 127.0.0.1:4002 check inter 1s fall 2 rise 2 weight 0`,
+                  `add server ${SHOP}/r2-1 127.0.0.1:4002 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0`,
                   `enable health ${SHOP}/r2-1`,
                   `enable server ${SHOP}/r2-1`,
                 ],

@@ -79,6 +79,13 @@ export interface EdgeServerStatus {
 /** Debian's HAProxy 2.6. */
 export const HAPROXY_BINARY = "/usr/sbin/haproxy";
 const POLL_MS = 100;
+/**
+ * How often waitUntilUp asks HAProxy about new servers. Their first check
+ * runs about 0.1 s after they are enabled (downinter in config-render.ts),
+ * and a deploy waits on this, so ask often: each question is two short
+ * commands on a local socket.
+ */
+const UP_POLL_MS = 25;
 
 /**
  * Keeps a running HAProxy (master-worker) equal to Skiff's desired edge
@@ -249,7 +256,7 @@ export class EdgeRouter {
           "check that each replica answers the service's health path on its 127.0.0.1 port with a 2xx or 3xx status (HAProxy's check sends GET with the Host header of x-skiff.health), and look at the replica's log",
         );
       }
-      await sleep(2 * POLL_MS, undefined, signal ? { signal } : {});
+      await sleep(UP_POLL_MS, undefined, signal ? { signal } : {});
     }
   }
 
