@@ -336,10 +336,12 @@ describe("git push runs the pipeline end to end", () => {
     ]);
   });
 
-  it("reuses, without building, the image of a service whose build inputs did not change", async () => {
+  it("reuses, without building, the image of a service whose build inputs did not change, and skips its passed tests", async () => {
+    const retest = "cat /built /www/index.html; echo tested again";
     const { app, dir, repository } = await newApp("reuse", (name) => ({
       ...smallApp(name),
-      ".dockerignore": "NOTES.md\n",
+      // compose.yaml is outside the build context, so changing a test command rebuilds nothing.
+      ".dockerignore": "NOTES.md\ncompose.yaml\n",
     }));
     expect((await push(app, dir)).code).toBe(0);
     const r1 = await manifestDigest(sandbox.registryUrl, repository, "r1");
@@ -359,8 +361,11 @@ describe("git push runs the pipeline end to end", () => {
         ),
       ),
     );
-    // The test stage still ran, in the reused image pulled from the registry.
-    expect(lines).toContain(`[web] ${app}`);
+    // The same test in the same image passed in run 1: not run again.
+    expect(lines).toContain(
+      "[web] skipped `cat /built /www/index.html`: it passed in run 1 with the same images and settings",
+    );
+    expect(lines).not.toContain(`[web] ${app}`);
     expect(lines).toContain(
       `[web] tagged ${registryAddress}/${repository}:r2 in the registry (no layers pushed)`,
     );
@@ -370,12 +375,31 @@ describe("git push runs the pipeline end to end", () => {
     expect(steps).toEqual([]);
     expect(await manifestDigest(sandbox.registryUrl, repository, "r2")).toBe(r1);
 
-    // A change inside the context builds again.
-    await commitFiles(dir, { "index.html": "<p>version 3</p>\n" }, "page", env);
+    // A new test command on the same image runs, in the image pulled from the registry.
+    await commitFiles(
+      dir,
+      { "compose.yaml": smallApp(app, { test: retest })["compose.yaml"] as string },
+      "retest",
+      env,
+    );
+    const second = await push(app, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(progress(second)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\[web\] unchanged since r2/),
+        `[web] ${app}`,
+        "[web] tested again",
+      ]),
+    );
+    expect(await manifestDigest(sandbox.registryUrl, repository, "r3")).toBe(r1);
+
+    // A change inside the context builds again, and tests the new image.
+    await commitFiles(dir, { "index.html": "<p>version 4</p>\n" }, "page", env);
     const third = await push(app, dir);
     expect(third.code, third.stderr).toBe(0);
     expect(progress(third).some((l) => l.includes("unchanged since"))).toBe(false);
-    expect(await manifestDigest(sandbox.registryUrl, repository, "r3")).not.toBe(r1);
+    expect(progress(third)).toContain("[web] <p>version 4</p>");
+    expect(await manifestDigest(sandbox.registryUrl, repository, "r4")).not.toBe(r1);
   });
 
   it("accounts for two pushes to one app at once: one goes live, the other is turned away unreleased", async () => {

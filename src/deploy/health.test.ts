@@ -321,7 +321,7 @@ describe("waitUntilHealthy", () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     });
-    const http = (deadlineMs: number): PlanHealth => ({
+    const http = (deadlineMs: number): Extract<PlanHealth, { type: "http" }> => ({
       type: "http",
       port: 3000,
       path: "/up",

@@ -20,6 +20,7 @@ import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
+import { TestResultStore } from "../state/test-results.js";
 import { SKIFF_VERSION } from "../version.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { createHookToken, hookEnvironment, PRE_RECEIVE_PATH } from "./git/pre-receive-hook.js";
@@ -133,7 +134,14 @@ export async function startServer(
   reconciler.start();
   const pipeline = new Pipeline({
     runs,
-    runners: createStageRunners({ docker, registry, config, runs, deployer }),
+    runners: createStageRunners({
+      docker,
+      registry,
+      config,
+      runs,
+      testResults: new TestResultStore(store.db),
+      deployer,
+    }),
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
     concurrency: config.pipelineConcurrency,

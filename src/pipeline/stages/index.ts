@@ -9,7 +9,7 @@ import { StageFailure, type StageRunners } from "../pipeline.js";
 import { buildServices } from "./build.js";
 import { loadRunSpec } from "./load-spec.js";
 import { publishImages } from "./publish.js";
-import { runTests } from "./test.js";
+import { runTests, type TestResults } from "./test.js";
 
 /** The real stage implementations, against the Docker Engine and the registry. */
 export function createStageRunners(deps: {
@@ -17,6 +17,8 @@ export function createStageRunners(deps: {
   registry: RegistryClient;
   config: SkiffConfig;
   runs: RunStore;
+  /** Passed tests, so a push skips the tests of what it did not change. */
+  testResults: TestResults;
   /** Absent: runs end with their release published (tests of the pipeline alone). */
   deployer?: Deployer;
 }): StageRunners {
@@ -36,18 +38,24 @@ export function createStageRunners(deps: {
         ctx,
       ),
     test: (ctx, images) =>
-      runTests(deps.docker, ctx, images, async (image) => {
-        if (!image.reused) return;
-        await ensureImage(deps.docker, {
-          repository: image.repository,
-          digest: image.reused.digest,
-          tags: image.tags.slice(0, 1),
-          registryUrl: deps.registry.url,
-          ...(auth ? { auth } : {}),
-          signal: ctx.signal,
-          onProgress: (text) => ctx.log(text, image.service),
-        });
-      }),
+      runTests(
+        deps.docker,
+        ctx,
+        images,
+        async (image) => {
+          if (!image.reused) return;
+          await ensureImage(deps.docker, {
+            repository: image.repository,
+            digest: image.reused.digest,
+            tags: image.tags.slice(0, 1),
+            registryUrl: deps.registry.url,
+            ...(auth ? { auth } : {}),
+            signal: ctx.signal,
+            onProgress: (text) => ctx.log(text, image.service),
+          });
+        },
+        deps.testResults,
+      ),
     publish: (ctx, images) =>
       publishImages(
         { docker: deps.docker, registry: deps.registry, ...(auth ? { auth } : {}) },

@@ -4,6 +4,7 @@ import { LABELS } from "../../docker/engine.js";
 import type { PlanService } from "../../spec/index.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
+import { type TestContainer, testKey } from "./test-key.js";
 
 /** Throwaway test objects carry this label, so a crash leaves nothing a cleanup cannot find. */
 export const TEST_RUN_LABEL = "skiff.test-run";
@@ -104,11 +105,20 @@ async function waitHealthy(docker: Docker, id: string, service: PlanService, sig
   throw new StageFailure(`dependency ${service.name} did not become healthy for the tests`);
 }
 
+/** Where passed tests are remembered (TestResultStore). */
+export interface TestResults {
+  passedIn(app: string, testKey: string): number | undefined;
+  recordPass(app: string, testKey: string, runNumber: number): void;
+}
+
 /**
  * Runs each `x-skiff.test` entry in a container from the freshly built image,
  * on a throwaway network where the services it depends on also run, so a
  * test reaches its database by name. Everything is removed afterwards,
  * whether the tests pass, fail or are cancelled.
+ *
+ * An entry that already passed with the same containers from the same images
+ * (see test-key.ts) is skipped and says in which run it passed.
  */
 export async function runTests(
   docker: Docker,
@@ -116,84 +126,147 @@ export async function runTests(
   images: BuiltImage[],
   /** Brings a reused image (maybe only in the registry) onto the Docker host under its run tag. */
   ensureLocal: (image: BuiltImage) => Promise<void>,
+  results: TestResults,
 ): Promise<"passed" | "none"> {
   const tests = ctx.plan.tests;
   if (tests.length === 0) {
     ctx.log("no x-skiff.test entries; nothing to run");
     return "none";
   }
-  for (const image of images) if (image.reused) await ensureLocal(image);
-  const containers: string[] = [];
   const networkName = `skiff-test-${ctx.app}-${ctx.run.number}`;
-  let networkId: string | undefined;
-  try {
-    for (const [index, entry] of tests.entries()) {
-      const service = ctx.plan.services.find((s) => s.name === entry.service);
-      if (!service)
-        throw new StageFailure(`test ${index + 1} names unknown service ${entry.service}`);
-      const network = await docker.createNetwork({
-        Name: `${networkName}-${index + 1}`,
-        Labels: { [LABELS.app]: ctx.app, [TEST_RUN_LABEL]: String(ctx.run.number) },
-      });
-      networkId = network.id;
-      for (const dependency of dependencyClosure(ctx.plan.services, service.name)) {
-        const created = await docker.createContainer(
-          toDependencyContainerOptions({
-            app: ctx.app,
-            runNumber: ctx.run.number,
-            service: dependency,
-            image: imageFor(dependency, images),
-            network: network.id,
-          }),
-        );
-        containers.push(created.id);
-        await created.start();
-        ctx.log(`started ${dependency.name} for the tests`, entry.service);
-        await waitHealthy(docker, created.id, dependency, ctx.signal);
-      }
-      ctx.log(`$ ${entry.run}`, entry.service);
-      const container = await docker.createContainer(
-        toTestContainerOptions({
+  const imageIds = imageIdLookup(docker, images, ensureLocal);
+  for (const [index, entry] of tests.entries()) {
+    const service = ctx.plan.services.find((s) => s.name === entry.service);
+    if (!service)
+      throw new StageFailure(`test ${index + 1} names unknown service ${entry.service}`);
+    const dependencies = dependencyClosure(ctx.plan.services, service.name);
+    const containers = (network: string) => ({
+      dependencies: dependencies.map((dependency) => ({
+        service: dependency,
+        options: toDependencyContainerOptions({
           app: ctx.app,
           runNumber: ctx.run.number,
-          service,
-          image: imageFor(service, images),
-          command: entry.run,
-          network: network.id,
+          service: dependency,
+          image: imageFor(dependency, images),
+          network,
         }),
+      })),
+      test: toTestContainerOptions({
+        app: ctx.app,
+        runNumber: ctx.run.number,
+        service,
+        image: imageFor(service, images),
+        command: entry.run,
+        network,
+      }),
+    });
+    const key = await keyOf(containers(""), imageIds);
+    const passedIn = key === undefined ? undefined : results.passedIn(ctx.app, key);
+    if (passedIn !== undefined) {
+      ctx.log(
+        `skipped \`${entry.run}\`: it passed in run ${passedIn} with the same images and settings`,
+        entry.service,
       );
-      containers.push(container.id);
-      const output = await container.attach({ stream: true, stdout: true, stderr: true });
-      const lines: string[] = [];
-      const sink = new PassThrough();
-      docker.modem.demuxStream(output, sink, sink);
-      let partial = "";
-      sink.on("data", (chunk: Buffer) => {
-        const text = partial + chunk.toString("utf8");
-        const parts = text.split("\n");
-        partial = parts.pop() ?? "";
-        for (const line of parts) {
-          lines.push(line);
-          ctx.log(line, entry.service);
-        }
-      });
-      const onAbort = () => void container.kill().catch(() => {});
-      ctx.signal.addEventListener("abort", onAbort);
-      await container.start();
-      const { StatusCode } = (await container.wait()) as { StatusCode: number };
-      ctx.signal.removeEventListener("abort", onAbort);
-      if (partial) ctx.log(partial, entry.service);
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (StatusCode !== 0) {
-        throw new StageFailure(`${entry.service}: \`${entry.run}\` exited with ${StatusCode}`);
-      }
-      ctx.log(`passed: ${entry.run}`, entry.service);
-      await removeAll(docker, containers.splice(0), network.id);
-      networkId = undefined;
+      continue;
     }
-    return "passed";
+    await runTestEntry(docker, ctx, entry, `${networkName}-${index + 1}`, containers);
+    if (key !== undefined) results.recordPass(ctx.app, key, ctx.run.number);
+  }
+  return "passed";
+}
+
+type EntryContainers = {
+  dependencies: { service: PlanService; options: Docker.ContainerCreateOptions }[];
+  test: Docker.ContainerCreateOptions;
+};
+
+/** The test key of an entry's containers; undefined when an image's id cannot be read (then the test runs). */
+async function keyOf(
+  containers: EntryContainers,
+  imageIds: (reference: string) => Promise<string | undefined>,
+): Promise<string | undefined> {
+  const withId = async (options: Docker.ContainerCreateOptions) => {
+    const imageId = options.Image ? await imageIds(options.Image) : undefined;
+    return imageId === undefined ? undefined : { options, imageId };
+  };
+  const test = await withId(containers.test);
+  const dependencies = await Promise.all(containers.dependencies.map((d) => withId(d.options)));
+  if (!test || dependencies.some((d) => d === undefined)) return undefined;
+  return testKey(test, dependencies as TestContainer[]);
+}
+
+/** Image ids by reference, bringing reused images onto the Docker host first; cached for the run. */
+function imageIdLookup(
+  docker: Docker,
+  images: BuiltImage[],
+  ensureLocal: (image: BuiltImage) => Promise<void>,
+): (reference: string) => Promise<string | undefined> {
+  const ids = new Map<string, Promise<string | undefined>>();
+  return (reference) => {
+    let id = ids.get(reference);
+    if (!id) {
+      const reused = images.find((i) => i.reused && `${i.repository}:${i.tags[0]}` === reference);
+      id = (async () => {
+        if (reused) await ensureLocal(reused);
+        return docker
+          .getImage(reference)
+          .inspect()
+          .then((info) => info.Id)
+          .catch(() => undefined);
+      })();
+      ids.set(reference, id);
+    }
+    return id;
+  };
+}
+
+/** One entry: its dependencies started and healthy, then the command; everything removed after. */
+async function runTestEntry(
+  docker: Docker,
+  ctx: RunContext,
+  entry: { service: string; run: string },
+  networkName: string,
+  containersOn: (network: string) => EntryContainers,
+): Promise<void> {
+  const created: string[] = [];
+  const network = await docker.createNetwork({
+    Name: networkName,
+    Labels: { [LABELS.app]: ctx.app, [TEST_RUN_LABEL]: String(ctx.run.number) },
+  });
+  try {
+    const containers = containersOn(network.id);
+    for (const dependency of containers.dependencies) {
+      const container = await docker.createContainer(dependency.options);
+      created.push(container.id);
+      await container.start();
+      ctx.log(`started ${dependency.service.name} for the tests`, entry.service);
+      await waitHealthy(docker, container.id, dependency.service, ctx.signal);
+    }
+    ctx.log(`$ ${entry.run}`, entry.service);
+    const container = await docker.createContainer(containers.test);
+    created.push(container.id);
+    const output = await container.attach({ stream: true, stdout: true, stderr: true });
+    const sink = new PassThrough();
+    docker.modem.demuxStream(output, sink, sink);
+    let partial = "";
+    sink.on("data", (chunk: Buffer) => {
+      const parts = (partial + chunk.toString("utf8")).split("\n");
+      partial = parts.pop() ?? "";
+      for (const line of parts) ctx.log(line, entry.service);
+    });
+    const onAbort = () => void container.kill().catch(() => {});
+    ctx.signal.addEventListener("abort", onAbort);
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    ctx.signal.removeEventListener("abort", onAbort);
+    if (partial) ctx.log(partial, entry.service);
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (StatusCode !== 0) {
+      throw new StageFailure(`${entry.service}: \`${entry.run}\` exited with ${StatusCode}`);
+    }
+    ctx.log(`passed: ${entry.run}`, entry.service);
   } finally {
-    await removeAll(docker, containers, networkId);
+    await removeAll(docker, created, network.id);
   }
 }
 
