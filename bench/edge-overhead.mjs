@@ -22,15 +22,17 @@
 // Targets: ≤ 60 µs of edge CPU per request, ≤ 2 ms added p99. The app is
 // destroyed at the end.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-import Docker from "dockerode";
 import { rawLoad, summarize } from "./lib/load.mjs";
 import {
+  benchArgs,
   cpuBusy,
   destroyApp,
+  dockerClient,
   dockerProxyPid,
   haproxyInfo,
   haproxyStat,
@@ -41,6 +43,7 @@ import {
   percent,
   processTicks,
   progress,
+  run,
   serverConfig,
   shopCopy,
   skiff,
@@ -52,31 +55,15 @@ const TARGET_CPU_US = 60;
 const TARGET_ADDED_P99_MS = 2;
 const CONNECTIONS = 8;
 
-function usage(message) {
-  if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write(
-    "usage: node bench/edge-overhead.mjs [--rate N] [--seconds S] [--windows W] [--runs N] [--write]\n",
-  );
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      rate: { type: "string", default: "500" },
-      seconds: { type: "string", default: "5" },
-      windows: { type: "string", default: "4" },
-      runs: { type: "string", default: "3" },
-      write: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-} catch (error) {
-  usage(error.message);
-}
-const options = parsed.values;
-if (options.help) usage();
+const { options, usage } = benchArgs(
+  "node bench/edge-overhead.mjs [--rate N] [--seconds S] [--windows W] [--runs N] [--write]",
+  {
+    rate: { type: "string", default: "500" },
+    seconds: { type: "string", default: "5" },
+    windows: { type: "string", default: "4" },
+    runs: { type: "string", default: "3" },
+  },
+);
 const rate = Number(options.rate);
 const windowSeconds = Number(options.seconds);
 const windows = Number(options.windows);
@@ -87,9 +74,7 @@ if (!Number.isInteger(windows) || windows < 1 || windows > 10) usage("--windows 
 if (!Number.isInteger(runs) || runs < 1 || runs > 10) usage("--runs takes 1 to 10");
 
 const server = serverConfig();
-const docker = new Docker({
-  socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
-});
+const docker = dockerClient();
 const interrupt = onInterrupt();
 const app = `bench-edge-${Math.random().toString(16).slice(2, 8)}`;
 const backend = `app_${app}__web`;
@@ -222,6 +207,107 @@ function figures(run) {
   };
 }
 
+/** A port nothing listens on now, on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The floor under the edge's figure: a bare HAProxy of the same binary and
+ * thread count in front of the same replica, with one frontend, one backend
+ * and one server, and nothing else (no routing rules, checks, retries or
+ * logs), in `mode` http or tcp, loaded the same way. What it costs per
+ * request is what proxying costs on this machine before Skiff's config.
+ */
+async function bareHaproxy(mode, hostPort, threads) {
+  const dir = mkdtempSync(join(tmpdir(), "skiff-bench-bare-haproxy-"));
+  const port = await freePort();
+  const config = join(dir, "haproxy.cfg");
+  const pidFile = join(dir, "haproxy.pid");
+  writeFileSync(
+    config,
+    [
+      "global",
+      `    nbthread ${threads}`,
+      "defaults",
+      `    mode ${mode}`,
+      "    timeout connect 5s",
+      "    timeout client 60s",
+      "    timeout server 60s",
+      "frontend bare",
+      `    bind 127.0.0.1:${port}`,
+      "    default_backend replica",
+      "backend replica",
+      `    server web 127.0.0.1:${hostPort}`,
+      "",
+    ].join("\n"),
+  );
+  const started = await run("/usr/sbin/haproxy", ["-f", config, "-D", "-p", pidFile]);
+  if (started.code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the bare HAProxy did not start:\n${started.output}`);
+  }
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  return {
+    port,
+    pid,
+    stop() {
+      try {
+        process.kill(pid);
+      } catch {}
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Windows of the same load through a bare HAProxy: its CPU per request and latencies. */
+async function measureBare(mode, hostPort, threads) {
+  const bare = await bareHaproxy(mode, hostPort, threads);
+  try {
+    const target = { port: bare.port, host: "localhost" };
+    const warm = rawLoad({
+      ...target,
+      path: "/healthz",
+      rate,
+      connections: CONNECTIONS,
+      maxSeconds: 5,
+    });
+    await sleep(2000);
+    await warm.stop();
+    const records = [];
+    let cpuUs = 0;
+    for (let i = 0; i < windows; i++) {
+      interrupt.check();
+      const before = processTicks(bare.pid);
+      const load = rawLoad({
+        ...target,
+        path: "/healthz",
+        rate,
+        connections: CONNECTIONS,
+        maxSeconds: windowSeconds + 5,
+      });
+      await sleep(windowSeconds * 1000);
+      const result = await load.stop();
+      cpuUs += ((processTicks(bare.pid) - before) * 1e6) / TICKS_PER_SECOND;
+      records.push(...result.records);
+    }
+    const summary = summarize(records);
+    progress(
+      `  bare HAProxy, mode ${mode}: ${(cpuUs / summary.sent).toFixed(0)} µs per request, p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms`,
+    );
+    return { mode, ...summary, cpuPerRequestUs: cpuUs / summary.sent };
+  } finally {
+    bare.stop();
+  }
+}
+
 async function main() {
   const copy = await shopCopy(server, app, (dir) => {
     const file = join(dir, "compose.yaml");
@@ -279,14 +365,18 @@ async function main() {
     }
     const results = [];
     for (let i = 1; i <= runs; i++) results.push(await oneRun(i, direct, edge, pids));
-    return results;
+    const threads = Number((await haproxyInfo(server)).Nbthread) || 1;
+    progress(`reference: a bare HAProxy with ${threads} thread(s) in front of the same replica`);
+    const reference = [];
+    for (const mode of ["http", "tcp"]) reference.push(await measureBare(mode, hostPort, threads));
+    return { results, reference, threads };
   } finally {
     if (created) await destroyApp(app);
     copy.remove();
   }
 }
 
-function report(results, machine) {
+function report({ results, reference, threads }, machine) {
   const runsFigures = results.map(figures);
   const n = runsFigures.length;
   const med = (pick) => median(runsFigures.map(pick));
@@ -355,6 +445,17 @@ function report(results, machine) {
       `| ${i + 1} | ${percent(f.busy)} | ${ms(f.direct.p99)} / ${ms(f.edge.p99)} | ${(f.edge.edgeCpuUs / 1000).toFixed(0)} ms in ${f.edge.seconds.toFixed(1)} s | ${f.edge.cumReq} / ${f.edge.backendRequests} / ${f.edge.sent} | ${(f.idleUsPerSecond / 1000).toFixed(1)} ms/s, ${f.otherPerSecond.toFixed(1)} req/s | ${us(f.net)} (${us(f.raw)}) | ${(f.edge.serverConnects / Math.max(1, f.edge.backendRequests)).toFixed(3)} | ${percent(f.direct.machineBusy)} / ${percent(f.edge.machineBusy)} |`,
     );
   });
+  lines.push(
+    "",
+    `For reference, in the same run: a bare HAProxy (the same binary, ${threads} thread${threads === 1 ? "" : "s"}; one frontend, one backend, one server: the same replica's port; no routing rule, check, retry or log), ${windows} windows of ${windowSeconds} s at the same rate:`,
+    "",
+    "| bare HAProxy | requests | failed | p50 | p99 | HAProxy CPU per request |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...reference.map(
+      (r) =>
+        `| mode ${r.mode} | ${r.sent} | ${r.sent - r.ok} | ${ms(r.p50)} | ${ms(r.p99)} | ${us(r.cpuPerRequestUs)} |`,
+    ),
+  );
   lines.push(
     "",
     `CPU times come from /proc in ticks of ${1000 / TICKS_PER_SECOND} ms, so each window's figure is exact to ±${1000 / TICKS_PER_SECOND} ms; over ${windows * windowSeconds} s at ${rate} req/s that is ±${(((windows * 2 * 1000) / TICKS_PER_SECOND / (rate * windows * windowSeconds)) * 1000).toFixed(1)} µs per request.`,

@@ -33,12 +33,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-import Docker from "dockerode";
 import {
   api,
+  benchArgs,
   cpuBusy,
   destroyApp,
+  dockerClient,
   machineLine,
   median,
   onInterrupt,
@@ -60,38 +60,20 @@ const TARGET_OVERHEAD_MS = 1500;
 const POLL_MS = 20;
 const LABEL = "skiff-bench.push-to-live";
 
-function usage(message) {
-  if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write(
-    "usage: node bench/push-to-live.mjs [--runs N] [--variant comparable|shipped|both] [--write]\n",
-  );
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      runs: { type: "string", default: "5" },
-      variant: { type: "string", default: "both" },
-      write: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-} catch (error) {
-  usage(error.message);
-}
-const options = parsed.values;
-if (options.help) usage();
+const { options, usage } = benchArgs(
+  "node bench/push-to-live.mjs [--runs N] [--variant comparable|shipped|both] [--write]",
+  {
+    runs: { type: "string", default: "5" },
+    variant: { type: "string", default: "both" },
+  },
+);
 const runs = Number(options.runs);
 if (!Number.isInteger(runs) || runs < 1 || runs > 20) usage("--runs takes 1 to 20");
 if (!["comparable", "shipped", "both"].includes(options.variant))
   usage("--variant takes comparable, shipped or both");
 
 const server = serverConfig();
-const docker = new Docker({
-  socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
-});
+const docker = dockerClient();
 const interrupt = onInterrupt();
 const suffix = Math.random().toString(16).slice(2, 8);
 

@@ -25,13 +25,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-import Docker from "dockerode";
 import { httpLoad, summarize } from "./lib/load.mjs";
 import {
   api,
+  benchArgs,
   cpuBusy,
   destroyApp,
+  dockerClient,
   haproxyStat,
   machineLine,
   machineTicks,
@@ -50,36 +50,20 @@ import {
 
 const CONNECTIONS = 8;
 
-function usage(message) {
-  if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write("usage: node bench/zero-downtime.mjs [--rate N] [--deploys N] [--write]\n");
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      rate: { type: "string", default: "50" },
-      deploys: { type: "string", default: "10" },
-      write: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-} catch (error) {
-  usage(error.message);
-}
-const options = parsed.values;
-if (options.help) usage();
+const { options, usage } = benchArgs(
+  "node bench/zero-downtime.mjs [--rate N] [--deploys N] [--write]",
+  {
+    rate: { type: "string", default: "50" },
+    deploys: { type: "string", default: "10" },
+  },
+);
 const rate = Number(options.rate);
 const deploys = Number(options.deploys);
 if (!(rate >= 1 && rate <= 500)) usage("--rate takes 1 to 500 requests per second");
 if (!Number.isInteger(deploys) || deploys < 2 || deploys > 30) usage("--deploys takes 2 to 30");
 
 const server = serverConfig();
-const docker = new Docker({
-  socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
-});
+const docker = dockerClient();
 const interrupt = onInterrupt();
 const app = `bench-zd-${Math.random().toString(16).slice(2, 8)}`;
 const backend = `app_${app}__web`;

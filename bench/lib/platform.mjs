@@ -19,6 +19,8 @@ import { cpus, homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import Docker from "dockerode";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SKIFF = join(ROOT, "bin", "skiff");
@@ -28,6 +30,38 @@ export const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toSt
 
 export function progress(message) {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
+}
+
+/**
+ * A bench's command line: its own `options` (parseArgs form) plus --write
+ * and --help. Returns the values and a `usage(message)` that prints the
+ * message and `usageLine` and exits 2, for the bench's own range checks.
+ */
+export function benchArgs(usageLine, options) {
+  const usage = (message) => {
+    if (message) process.stderr.write(`${message}\n`);
+    process.stderr.write(`usage: ${usageLine}\n`);
+    process.exit(2);
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        ...options,
+        write: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    usage(error.message);
+  }
+  if (parsed.values.help) usage();
+  return { options: parsed.values, usage };
+}
+
+/** The Docker Engine the server uses (SKIFF_DOCKER_SOCKET, as the server reads it). */
+export function dockerClient() {
+  return new Docker({ socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock" });
 }
 
 /**

@@ -7,60 +7,26 @@ import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
 
 /**
- * Pushes every built image under each of its tags and records its digest,
- * checked against the registry's own answer to a manifest HEAD. Services
- * that run a given `image:` are recorded by the image's id, so a release
- * names exactly what it runs. A registry that is down fails the stage with
- * which registry and why; nothing running changes.
+ * Pushes every built image and records its digest, checked against the
+ * registry's own answer to a manifest HEAD. Images are published at once,
+ * each pushed by the Docker Engine under its first tag; its other tags are
+ * put in the registry by digest (no second push through the daemon).
+ * Services that run a given `image:` are recorded by the image's id, so a
+ * release names exactly what it runs. A registry that is down fails the
+ * stage with which registry and why; nothing running changes.
  */
 export async function publishImages(
   deps: { docker: Docker; registry: RegistryClient; auth?: RegistryCredentials },
   ctx: RunContext,
   images: BuiltImage[],
 ): Promise<ReleaseImage[]> {
-  const released: ReleaseImage[] = [];
-  for (const image of images) {
-    if (image.reused) {
-      released.push(await retagReused(deps.registry, ctx, image, image.reused.digest));
-      continue;
-    }
-    let digest: string | undefined;
-    for (const tag of image.tags) {
-      ctx.log(`pushing ${image.repository}:${tag}`, image.service);
-      try {
-        const result = await pushImage(
-          deps.docker,
-          {
-            image: image.repository,
-            tag,
-            registry: deps.registry,
-            ...(deps.auth ? { auth: deps.auth } : {}),
-            signal: ctx.signal,
-          },
-          (event) => {
-            if (/^(Pushed|Layer already exists|Mounted from)/.test(event.status)) {
-              ctx.log(`${event.id}: ${event.status}`, image.service);
-            }
-          },
-        );
-        digest = result.digest;
-      } catch (error) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        if (error instanceof RegistryError) {
-          throw new StageFailure(`${image.service}: ${error.message}`, [`hint: ${error.hint}`]);
-        }
-        throw error;
-      }
-    }
-    const releaseTag = image.tags[image.tags.length - 1] as string;
-    ctx.log(`${image.repository}:${releaseTag} is ${digest}`, image.service);
-    released.push({
-      service: image.service,
-      image: `${image.repository}:${releaseTag}`,
-      digest: digest as string,
-      ...(image.buildKey ? { buildKey: image.buildKey } : {}),
-    });
-  }
+  const released: ReleaseImage[] = await Promise.all(
+    images.map((image) =>
+      image.reused
+        ? retagInRegistry(deps.registry, ctx, image, image.reused.digest, image.tags)
+        : pushBuilt(deps, ctx, image),
+    ),
+  );
   for (const service of ctx.plan.services) {
     if (service.source.type !== "image") continue;
     const ref = service.source.image;
@@ -77,27 +43,50 @@ export async function publishImages(
   return released;
 }
 
+/** Pushes a built image under its first tag, then tags it by digest in the registry for the others. */
+async function pushBuilt(
+  deps: { docker: Docker; registry: RegistryClient; auth?: RegistryCredentials },
+  ctx: RunContext,
+  image: BuiltImage,
+): Promise<ReleaseImage> {
+  const [first, ...others] = image.tags as [string, ...string[]];
+  ctx.log(`pushing ${image.repository}:${first}`, image.service);
+  const { digest } = await registryStep(ctx, image, () =>
+    pushImage(
+      deps.docker,
+      {
+        image: image.repository,
+        tag: first,
+        registry: deps.registry,
+        ...(deps.auth ? { auth: deps.auth } : {}),
+        signal: ctx.signal,
+      },
+      (event) => {
+        if (/^(Pushed|Layer already exists|Mounted from)/.test(event.status)) {
+          ctx.log(`${event.id}: ${event.status}`, image.service);
+        }
+      },
+    ),
+  );
+  return retagInRegistry(deps.registry, ctx, image, digest, others);
+}
+
 /**
- * A reused image gets this release's tags inside the registry: its manifest
- * is put under each new tag, so no layer moves and the Docker host need not
- * have the image.
+ * Puts the manifest `digest` under each of `tags` inside the registry: no
+ * layer moves and the Docker host need not have the image (a reused image
+ * may only be in the registry). Returns the release's image: its last tag.
  */
-async function retagReused(
+async function retagInRegistry(
   registry: RegistryClient,
   ctx: RunContext,
   image: BuiltImage,
   digest: string,
+  tags: readonly string[],
 ): Promise<ReleaseImage> {
-  for (const tag of image.tags) {
-    try {
-      await registry.tagManifest(repositoryOf(image.repository), digest, tag);
-    } catch (error) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (error instanceof RegistryError) {
-        throw new StageFailure(`${image.service}: ${error.message}`, [`hint: ${error.hint}`]);
-      }
-      throw error;
-    }
+  for (const tag of tags) {
+    await registryStep(ctx, image, () =>
+      registry.tagManifest(repositoryOf(image.repository), digest, tag),
+    );
     ctx.log(`tagged ${image.repository}:${tag} in the registry (no layers pushed)`, image.service);
   }
   const releaseTag = image.tags[image.tags.length - 1] as string;
@@ -108,4 +97,17 @@ async function retagReused(
     digest,
     ...(image.buildKey ? { buildKey: image.buildKey } : {}),
   };
+}
+
+/** Runs one registry operation, turning a registry failure into the stage's failure with its hint. */
+async function registryStep<T>(ctx: RunContext, image: BuiltImage, step: () => Promise<T>) {
+  try {
+    return await step();
+  } catch (error) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (error instanceof RegistryError) {
+      throw new StageFailure(`${image.service}: ${error.message}`, [`hint: ${error.hint}`]);
+    }
+    throw error;
+  }
 }
