@@ -209,6 +209,18 @@ describe("replicas on one Docker host", () => {
       });
     });
 
+    it("is healthy as soon as its test passes, not a whole interval later at Docker's first check", async () => {
+      // Docker would run its first check after 60 s; the wait gives up after 10 s.
+      const rare = { ...health, intervalMs: 60_000, deadlineMs: 10_000 };
+      const s = service("db", rare, {
+        command: ["sh", "-c", "sleep 1; echo > /www/ok; exec sleep 300"],
+        workingDir: "/www",
+      });
+      const container = await start(s);
+      expect(await waitUntilHealthy(docker, container.id, rare, FAST)).toEqual({ healthy: true });
+      expect((await container.inspect()).State.Health?.Status).toBe("starting");
+    });
+
     it("fails with the health output when Docker says unhealthy", async () => {
       const s = service("db", health, {
         command: ["sleep", "300"],

@@ -8,6 +8,7 @@ import { request } from "node:http";
 import type Docker from "dockerode";
 import { LABELS } from "../docker/engine.js";
 import type { PlanHealth } from "../spec/index.js";
+import { healthTestCommand, passesHealthTest } from "./health-exec.js";
 
 /** The outcome of waiting: healthy (with the host port of the container port, when asked), or why not. */
 export type HealthVerdict =
@@ -37,6 +38,12 @@ const DEFAULT_POLL_MS = 250;
  * app answers, a failing answer is checked again after the interval.
  */
 const STARTING_PROBE_MS = 100;
+/**
+ * How often a Docker healthcheck's test is run through exec while Docker has
+ * not reported a first result (health-exec.ts). Slower than an HTTP probe: a
+ * test usually starts a process in the container.
+ */
+const STARTING_EXEC_MS = 250;
 /** A replica checked by running time that has not even started after this long has failed. */
 const START_GRACE_MS = 30_000;
 /** Progress: nothing for a replica healthy within this, then a line when the answer changes or every PROGRESS_EVERY_MS. */
@@ -132,12 +139,18 @@ export async function waitUntilHealthy(
             "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
         };
       }
+      const command = healthTestCommand(info.Config?.Healthcheck?.Test);
+      if (command && state?.Status !== "healthy" && now >= nextProbe) {
+        if (await passesHealthTest(container, command, health.timeoutMs)) return healthy(info);
+        signal?.throwIfAborted();
+        nextProbe = Date.now() + STARTING_EXEC_MS;
+      }
       answer = `Docker health ${state?.Status ?? "not reported yet"}${last ? `; last check: ${last}` : ""}`;
     }
 
     if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
     progress(describeReplica(info), answer);
-    const untilProbe = health.type === "http" ? nextProbe - Date.now() : pollMs;
+    const untilProbe = health.type === "running" ? pollMs : nextProbe - Date.now();
     await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
   }
 }

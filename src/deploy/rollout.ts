@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
-import type { EdgeRouter } from "../edge/edge-router.js";
+import { backendName } from "../edge/domain-map.js";
+import type { AdmittedListener, EdgeRouter } from "../edge/edge-router.js";
 import type { Plan, PlanService } from "../spec/index.js";
 import { toEdgeAppState } from "./edge-targets.js";
 import {
@@ -67,8 +68,12 @@ export async function rollOut(
   }
   const serving = new Map(before);
   const routed = plan.services.some((s) => s.routes.length > 0);
-  const applyEdge = async (targetPlan: Plan) => {
-    await deps.edge.setApp(app, toEdgeAppState(targetPlan, [...serving.values()].flat()));
+  const applyEdge = async (targetPlan: Plan, onAdmitted?: AdmittedListener) => {
+    await deps.edge.setApp(
+      app,
+      toEdgeAppState(targetPlan, [...serving.values()].flat()),
+      onAdmitted ? { onAdmitted } : {},
+    );
   };
   const started: Replica[] = [];
   const stopped: Replica[] = [];
@@ -102,15 +107,16 @@ export async function rollOut(
       say(`starting ${count} replica(s) of r${input.release}`);
       const fresh = await startAll(docker, input, service, count, say);
       started.push(...fresh);
-      if (service.routes.length > 0) {
-        serving.set(service.name, [...(serving.get(service.name) ?? []), ...fresh]);
-        await applyEdge(plan);
-        say(`edge: ${fresh.length} new replica(s) in the rotation`);
-      }
       serving.set(service.name, fresh);
-      if (routed) await applyEdge(plan);
-      if (service.routes.length > 0 && old.length > 0)
-        say(`edge: ${old.length} old replica(s) drained and out`);
+      if (service.routes.length > 0) {
+        // One edge change: the router admits the new replicas (once its own
+        // check passed) before it drains the old ones, so none is ever alone.
+        const backend = backendName(app, service.name);
+        await applyEdge(plan, (admittedTo, servers) => {
+          if (admittedTo === backend) say(`edge: ${servers.length} new replica(s) in the rotation`);
+        });
+        if (old.length > 0) say(`edge: ${old.length} old replica(s) drained and out`);
+      }
     }
     // Services the new plan no longer has go off the edge with it.
     for (const service of serving.keys()) {

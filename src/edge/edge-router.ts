@@ -76,6 +76,9 @@ export interface EdgeServerStatus {
   check: string;
 }
 
+/** Told which new servers of a backend just got their weight. */
+export type AdmittedListener = (backend: string, servers: string[]) => void;
+
 /** Debian's HAProxy 2.6. */
 export const HAPROXY_BINARY = "/usr/sbin/haproxy";
 const POLL_MS = 100;
@@ -128,8 +131,15 @@ export class EdgeRouter {
    * in the rotation, removed ones drained and deleted. On failure the
    * desired state keeps the new value (the files hold it); the caller rolls
    * back by setting the previous state again.
+   *
+   * `onAdmitted` hears when new servers of a backend get their weight,
+   * before servers that leave are drained: the moment they take requests.
    */
-  async setApp(app: string, state: EdgeAppState): Promise<{ reloaded: boolean }> {
+  async setApp(
+    app: string,
+    state: EdgeAppState,
+    options: { onAdmitted?: AdmittedListener } = {},
+  ): Promise<{ reloaded: boolean }> {
     assertAppState(app, state);
     const copy = structuredClone(state);
     return this.exclusive(() => {
@@ -137,7 +147,7 @@ export class EdgeRouter {
       apps.set(app, copy);
       combineAppStates(apps); // a domain another app holds fails here, before anything changes
       this.commit(apps);
-      return this.apply();
+      return this.apply(options.onAdmitted);
     });
   }
 
@@ -295,11 +305,11 @@ export class EdgeRouter {
    * then a reload if backends must appear or disappear, then whatever the
    * reload left to do (drain states), and a check that nothing differs.
    */
-  private async apply(): Promise<{ reloaded: boolean }> {
+  private async apply(onAdmitted?: AdmittedListener): Promise<{ reloaded: boolean }> {
     const snapshot = combineAppStates(this.desired());
     await this.writeValidatedFiles(snapshot);
     const plan = planEdgeChanges(snapshot, await this.readActual(), this.options.domainMapFile);
-    const failures = await this.applyRuntime(plan);
+    const failures = await this.applyRuntime(plan, onAdmitted);
     if (!plan.reload) {
       if (failures[0]) throw failures[0];
       return { reloaded: false };
@@ -312,7 +322,7 @@ export class EdgeRouter {
         `compare ${this.options.configFile} with the edge's log; skiff status shows the edge`,
       );
     }
-    failures.push(...(await this.applyRuntime(after)));
+    failures.push(...(await this.applyRuntime(after, onAdmitted)));
     if (failures[0]) throw failures[0];
     return { reloaded: true };
   }
@@ -324,7 +334,7 @@ export class EdgeRouter {
    * backend whose new servers never pass keeps its old servers. Returns the
    * failures, so that one backend's does not stop the others.
    */
-  private async applyRuntime(plan: EdgePlan): Promise<unknown[]> {
+  private async applyRuntime(plan: EdgePlan, onAdmitted?: AdmittedListener): Promise<unknown[]> {
     const run = (command: string) => this.runtime.execute(command);
     const failures: unknown[] = [];
     const ready = new Set<string>();
@@ -338,6 +348,7 @@ export class EdgeRouter {
           if (newcomers.length > 0) await this.waitUntilUp(changes.backend, newcomers, this.upMs);
           for (const addition of changes.add)
             for (const command of addition.admit) await run(command);
+          if (newcomers.length > 0) onAdmitted?.(changes.backend, newcomers);
           for (const command of changes.update) await run(command);
           ready.add(changes.backend);
         } catch (error) {

@@ -1,5 +1,6 @@
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
+import { waitUntilHealthy } from "../../deploy/health.js";
 import { LABELS } from "../../docker/engine.js";
 import type { PlanService } from "../../spec/index.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
@@ -93,16 +94,15 @@ export function toDependencyContainerOptions(input: {
   };
 }
 
+/** Waits until a dependency started for a test is healthy by its Docker healthcheck (other kinds are not waited for). */
 async function waitHealthy(docker: Docker, id: string, service: PlanService, signal: AbortSignal) {
   if (service.health.type !== "docker") return;
-  const deadline = Date.now() + service.health.deadlineMs;
-  while (Date.now() < deadline && !signal.aborted) {
-    const state = (await docker.getContainer(id).inspect()).State;
-    if (state.Health?.Status === "healthy") return;
-    if (!state.Running) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  const verdict = await waitUntilHealthy(docker, id, service.health, { signal });
+  if (!verdict.healthy) {
+    throw new StageFailure(
+      `dependency ${service.name} did not become healthy for the tests: ${verdict.reason}`,
+    );
   }
-  throw new StageFailure(`dependency ${service.name} did not become healthy for the tests`);
 }
 
 /** Where passed tests are remembered (TestResultStore). */
