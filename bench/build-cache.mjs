@@ -26,21 +26,31 @@
 // $SKIFF_HOME/admin-token, as the CLI) and the base image
 // 127.0.0.1:5000/bases/node:bookworm (`./bin/skiff bases:build node --packages nodejs`).
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, homedir, tmpdir } from "node:os";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import Docker from "dockerode";
+import {
+  benchArgs,
+  cpuBusy,
+  dockerClient,
+  git,
+  gitEnv,
+  median,
+  onInterrupt,
+  progress,
+  seconds,
+  api as serverApi,
+  serverConfig,
+  tail,
+  writeSection,
+} from "./lib/platform.mjs";
 
 // The app is examples/shop; the benchmark only swaps in a Dockerfile with a
 // realistic dependency step, its script and the package.json files it reads.
 const EXAMPLE = fileURLToPath(new URL("../examples/shop/", import.meta.url));
 const DEPENDENCY_STEP = fileURLToPath(new URL("./fixtures/dependency-step/", import.meta.url));
-const DOC = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url));
 const BASE_IMAGE = "127.0.0.1:5000/bases/node:bookworm";
 const SERVICES = ["web", "api"];
 const STAGES = ["source", "build", "test", "publish"];
@@ -51,155 +61,18 @@ const PHASES = [
 ];
 const TARGET_RATIO = 0.1;
 const PUSH_TIMEOUT_MS = 15 * 60_000;
-const MARKER_START =
-  "<!-- bench/build-cache results: start (written by node bench/build-cache.mjs --write) -->";
-const MARKER_END = "<!-- bench/build-cache results: end -->";
 
-let interrupted = false;
-process.on("SIGINT", () => {
-  if (interrupted) process.exit(130);
-  interrupted = true;
-  progress("interrupted: cleaning up (Ctrl-C again to leave the app behind)");
+const { options, usage } = benchArgs("node bench/build-cache.mjs [--runs N] [--write]", {
+  runs: { type: "string", default: "3" },
 });
+options.runs = Number(options.runs);
+if (!Number.isInteger(options.runs) || options.runs < 1 || options.runs > 50)
+  usage("--runs takes a whole number, 1 to 50");
+const interrupt = onInterrupt();
 
-function checkInterrupted() {
-  if (interrupted) throw new Error("interrupted");
-}
-
-function usage(message) {
-  if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write("usage: node bench/build-cache.mjs [--runs N] [--write]\n");
-  process.exit(2);
-}
-
-function progress(message) {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
-}
-
-function parseOptions() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        runs: { type: "string", default: "3" },
-        write: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    usage(error.message);
-  }
-  if (parsed.values.help) usage();
-  const runs = Number(parsed.values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 50)
-    usage("--runs takes a whole number, 1 to 50");
-  return { runs, write: parsed.values.write };
-}
-
-/** Where the server is and its token, found the way the CLI finds them. */
-function serverConfig() {
-  const home = process.env.SKIFF_HOME || join(homedir(), ".skiff");
-  const url = (
-    process.env.SKIFF_URL || `http://127.0.0.1:${process.env.SKIFF_PORT || 7070}`
-  ).replace(/\/+$/, "");
-  let token = process.env.SKIFF_TOKEN;
-  if (!token) {
-    try {
-      token = readFileSync(join(home, "admin-token"), "utf8").trim();
-    } catch {
-      throw new Error(
-        `no token: set SKIFF_TOKEN or start the server once so it writes ${join(home, "admin-token")} (scripts/quickstart)`,
-      );
-    }
-  }
-  return { url, token };
-}
-
-function createApi({ url, token }) {
-  return async (method, path, body) => {
-    let response;
-    try {
-      response = await fetch(`${url}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(60_000),
-      });
-    } catch (error) {
-      throw new Error(
-        `${method} ${url}${path}: ${error.message} (is the server up? scripts/quickstart)`,
-      );
-    }
-    const text = await response.text();
-    let json = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      json = { error: { message: text } };
-    }
-    if (!response.ok) {
-      const { message, hint } = json.error ?? {};
-      throw new Error(
-        `${method} /api/v1${path}: ${response.status} ${message ?? text}${hint ? ` (${hint})` : ""}`,
-      );
-    }
-    return json;
-  };
-}
-
-/** Runs git with no user or system config and never a prompt; resolves with its code, output and time. */
-function git(args, { cwd, env, secret, timeoutMs = 60_000 }) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn("git", ["-c", "credential.helper=", ...args], {
-      cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        output: secret ? output.split(secret).join("***") : output,
-        ms: performance.now() - started,
-      });
-    });
-  });
-}
-
-async function gitOk(args, options) {
-  const result = await git(args, options);
-  if (result.code !== 0)
-    throw new Error(`git ${args[0]} failed (${result.code}):\n${result.output}`);
-  return result.output;
-}
-
-function gitEnv(home) {
-  mkdirSync(home, { recursive: true });
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: "C",
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: join(home, "gitconfig-none"),
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_AUTHOR_NAME: "Skiff bench",
-    GIT_AUTHOR_EMAIL: "bench@skiff.invalid",
-    GIT_COMMITTER_NAME: "Skiff bench",
-    GIT_COMMITTER_EMAIL: "bench@skiff.invalid",
-  };
+/** git that resolves with its code and output (and never throws on a failed push). */
+function gitRun(args, options) {
+  return git(args, { ...options, allowFailure: true });
 }
 
 /**
@@ -240,8 +113,8 @@ function changeOneLine(dir, label) {
 }
 
 async function commit(dir, env, message) {
-  await gitOk(["add", "-A"], { cwd: dir, env });
-  await gitOk(["commit", "-q", "-m", message], { cwd: dir, env });
+  await git(["add", "-A"], { cwd: dir, env });
+  await git(["commit", "-q", "-m", message], { cwd: dir, env });
 }
 
 /** Local image references of the app: REGISTRY/APP/<service>:<tag>, exactly. */
@@ -363,7 +236,7 @@ async function latestRun(api, app) {
 
 async function push(ctx, phase) {
   const { api, app, dir, env, remote, token } = ctx;
-  const result = await git(["push", "--progress", remote, "HEAD:refs/heads/main"], {
+  const result = await gitRun(["push", "--progress", remote, "HEAD:refs/heads/main"], {
     cwd: dir,
     env,
     secret: token,
@@ -371,15 +244,8 @@ async function push(ctx, phase) {
   });
   const { run, steps } = await latestRun(api, app).catch(() => ({}));
   if (result.code !== 0 || run?.status !== "succeeded") {
-    // git's progress meters rewrite their line with \r; keep whole lines only.
-    const tail = result.output
-      .split("\n")
-      .map((line) => line.split("\r").pop().trimEnd())
-      .filter(Boolean)
-      .slice(-30)
-      .join("\n");
     throw new Error(
-      `${phase} push to ${app} failed (git exit ${result.code}, run ${run?.number ?? "?"} ${run?.status ?? "not found"}):\n${tail}`,
+      `${phase} push to ${app} failed (git exit ${result.code}, run ${run?.number ?? "?"} ${run?.status ?? "not found"}):\n${tail(result.output)}`,
     );
   }
   const stages = Object.fromEntries(run.stages.map((s) => [s.name, s.durationMs ?? 0]));
@@ -416,16 +282,16 @@ async function oneRun(ctx, index, total) {
   const remote = `${serverUrl.replace("://", `://bench:${encodeURIComponent(token)}@`)}/git/${app}.git`;
   const run = { ...ctx, app, dir, env, remote };
   const tag = `[run ${index}/${total}, app ${app}]`;
-  const results = { busy: await backgroundCpu() };
+  const results = { busy: await cpuBusy() };
   let created = false;
   try {
     await api("POST", "/apps", { name: app });
     created = true;
     writeSource(dir, id);
-    await gitOk(["init", "-q", "-b", "main"], { cwd: dir, env });
+    await git(["init", "-q", "-b", "main"], { cwd: dir, env });
     await commit(dir, env, `shop fixture, ${id}`);
 
-    checkInterrupted();
+    interrupt.check();
     progress(
       `${tag} CPU busy before the run: ${results.busy === undefined ? "?" : `${Math.round(results.busy * 100)} %`}; cold push`,
     );
@@ -434,7 +300,7 @@ async function oneRun(ctx, index, total) {
 
     changeOneLine(dir, "warm");
     await commit(dir, env, "one-line change (warm builder)");
-    checkInterrupted();
+    interrupt.check();
     progress(`${tag} warm push`);
     results.warm = await push(run, "warm");
     progress(`${tag} warm: ${summary(results.warm)}`);
@@ -455,7 +321,7 @@ async function oneRun(ctx, index, total) {
     );
     changeOneLine(dir, "fresh");
     await commit(dir, env, "one-line change (fresh builder)");
-    checkInterrupted();
+    interrupt.check();
     progress(`${tag} fresh push`);
     results.fresh = await push(run, "fresh");
     progress(`${tag} fresh: ${summary(results.fresh)}`);
@@ -482,41 +348,9 @@ async function oneRun(ctx, index, total) {
   }
 }
 
-/**
- * How busy the CPUs are before a run starts, from /proc/stat over 3 s: what
- * other work on this machine takes from the builds (undefined off Linux).
- */
-async function backgroundCpu() {
-  const sample = () => {
-    try {
-      const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1);
-      const ticks = fields.map(Number);
-      const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-      return { idle, total: ticks.reduce((a, b) => a + b, 0) };
-    } catch {
-      return undefined;
-    }
-  };
-  const before = sample();
-  await sleep(3000);
-  const after = sample();
-  if (!before || !after || after.total === before.total) return undefined;
-  return 1 - (after.idle - before.idle) / (after.total - before.total);
-}
-
 function summary(result) {
   const cached = result.steps.filter((s) => s.cached).length;
   return `build ${seconds(result.stages.build)}, whole push ${seconds(result.pushMs)}, ${cached} of ${result.steps.length} steps CACHED`;
-}
-
-function seconds(ms) {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function ratio(value, base) {
@@ -615,31 +449,11 @@ function stepName(name) {
   return name.replace(/--build-id=\S+/, "--build-id=…");
 }
 
-function writeDoc(markdown) {
-  let doc;
-  try {
-    doc = readFileSync(DOC, "utf8");
-  } catch {
-    doc = "# Benchmarks\n";
-  }
-  const block = `${MARKER_START}\n${markdown}${MARKER_END}`;
-  const start = doc.indexOf(MARKER_START);
-  const end = doc.indexOf(MARKER_END);
-  const next =
-    start >= 0 && end > start
-      ? `${doc.slice(0, start)}${block}${doc.slice(end + MARKER_END.length)}`
-      : `${doc.trimEnd()}\n\n## bench/build-cache\n\n${block}\n`;
-  writeFileSync(DOC, next);
-}
-
 async function main() {
-  const options = parseOptions();
   const server = serverConfig();
-  const api = createApi(server);
+  const api = (method, path, body) => serverApi(server, method, path, body);
   const status = await api("GET", "/status");
-  const docker = new Docker({
-    socketPath: process.env.SKIFF_DOCKER_SOCKET || "/var/run/docker.sock",
-  });
+  const docker = dockerClient();
   const down = Object.entries(status.components ?? {})
     .filter(([name, c]) => ["docker", "registry"].includes(name) && !c.up)
     .map(([name, c]) => `${name}: ${c.error ?? "down"}`);
@@ -663,18 +477,15 @@ async function main() {
   const ctx = { api, docker, registry, serverUrl: server.url, token: server.token };
   const runs = [];
   for (let i = 1; i <= options.runs; i++) {
-    checkInterrupted();
+    interrupt.check();
     runs.push(await oneRun(ctx, i, options.runs));
   }
   const markdown = report(runs, machine, options);
   process.stdout.write(markdown);
-  if (options.write) {
-    writeDoc(markdown);
-    progress(`wrote the results into ${DOC}`);
-  }
+  if (options.write) writeSection("bench/build-cache", markdown);
 }
 
 main().catch((error) => {
   process.stderr.write(`bench/build-cache: ${error.message}\n`);
-  process.exit(interrupted ? 130 : 1);
+  process.exit(interrupt.interrupted ? 130 : 1);
 });
