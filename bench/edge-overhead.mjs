@@ -79,6 +79,19 @@ const interrupt = onInterrupt();
 const app = `bench-edge-${Math.random().toString(16).slice(2, 8)}`;
 const backend = `app_${app}__web`;
 
+/** The bench's load on `target` for `seconds`; resolves with what rawLoad's stop() gives. */
+async function loadFor(target, seconds) {
+  const load = rawLoad({
+    ...target,
+    path: "/healthz",
+    rate,
+    connections: CONNECTIONS,
+    maxSeconds: seconds + 5,
+  });
+  await sleep(seconds * 1000);
+  return load.stop();
+}
+
 /** Everything the edge counted, and the CPU of everyone involved, at one moment. */
 async function snapshot(pids) {
   const info = await haproxyInfo(server);
@@ -108,15 +121,7 @@ async function snapshot(pids) {
 async function window(kind, target, pids) {
   for (let attempt = 1; ; attempt++) {
     const before = await snapshot(pids);
-    const load = rawLoad({
-      ...target,
-      path: "/healthz",
-      rate,
-      connections: CONNECTIONS,
-      maxSeconds: windowSeconds + 5,
-    });
-    await sleep(windowSeconds * 1000);
-    const result = await load.stop();
+    const result = await loadFor(target, windowSeconds);
     const after = await snapshot(pids);
     if (after.pid !== before.pid) {
       progress(
@@ -272,29 +277,13 @@ async function measureBare(mode, hostPort, threads) {
   const bare = await bareHaproxy(mode, hostPort, threads);
   try {
     const target = { port: bare.port, host: "localhost" };
-    const warm = rawLoad({
-      ...target,
-      path: "/healthz",
-      rate,
-      connections: CONNECTIONS,
-      maxSeconds: 5,
-    });
-    await sleep(2000);
-    await warm.stop();
+    await loadFor(target, 2); // warm up
     const records = [];
     let cpuUs = 0;
     for (let i = 0; i < windows; i++) {
       interrupt.check();
       const before = processTicks(bare.pid);
-      const load = rawLoad({
-        ...target,
-        path: "/healthz",
-        rate,
-        connections: CONNECTIONS,
-        maxSeconds: windowSeconds + 5,
-      });
-      await sleep(windowSeconds * 1000);
-      const result = await load.stop();
+      const result = await loadFor(target, windowSeconds);
       cpuUs += ((processTicks(bare.pid) - before) * 1e6) / TICKS_PER_SECOND;
       records.push(...result.records);
     }
@@ -351,17 +340,7 @@ async function main() {
     // Warm both paths (connections, JIT, HAProxy's server connections).
     for (const target of [direct, edge]) {
       await sleep(1000);
-      await (async () => {
-        const load = rawLoad({
-          ...target,
-          path: "/healthz",
-          rate,
-          connections: CONNECTIONS,
-          maxSeconds: 5,
-        });
-        await sleep(2000);
-        await load.stop();
-      })();
+      await loadFor(target, 2);
     }
     const results = [];
     for (let i = 1; i <= runs; i++) results.push(await oneRun(i, direct, edge, pids));

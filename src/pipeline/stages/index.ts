@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import type { SkiffConfig } from "../../config.js";
 import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
+import { instanceId } from "../../docker/engine.js";
 import { SkiffError } from "../../errors.js";
 import type { RegistryClient } from "../../registry/client.js";
 import { ensureImage } from "../../registry/pull.js";
@@ -26,6 +27,7 @@ export function createStageRunners(deps: {
     ? deps.config.externalRegistry.url.replace(/^https?:\/\//, "")
     : deps.config.registryAddress;
   const external = deps.config.externalRegistry;
+  const instance = instanceId(deps.config.home);
   const auth =
     external?.username && external.password
       ? { username: external.username, password: external.password }
@@ -38,11 +40,8 @@ export function createStageRunners(deps: {
         ctx,
       ),
     test: (ctx, images) =>
-      runTests(
-        deps.docker,
-        ctx,
-        images,
-        async (image) => {
+      runTests(deps.docker, ctx, images, {
+        ensureLocal: async (image) => {
           if (!image.reused) return;
           await ensureImage(deps.docker, {
             repository: image.repository,
@@ -54,8 +53,9 @@ export function createStageRunners(deps: {
             onProgress: (text) => ctx.log(text, image.service),
           });
         },
-        deps.testResults,
-      ),
+        results: deps.testResults,
+        instance,
+      }),
     publish: (ctx, images) =>
       publishImages(
         { docker: deps.docker, registry: deps.registry, ...(auth ? { auth } : {}) },

@@ -35,10 +35,21 @@ export function dependencyClosure(services: PlanService[], name: string): PlanSe
   return ordered;
 }
 
+/** Labels of every throwaway test object: the app, the run, and the installation. */
+export function testLabels(input: { app: string; runNumber: number; instance?: string }) {
+  return {
+    [LABELS.app]: input.app,
+    [TEST_RUN_LABEL]: String(input.runNumber),
+    ...(input.instance ? { [LABELS.instance]: input.instance } : {}),
+  };
+}
+
 /** The container a test entry runs in: the service's fresh image, its environment, `sh -c RUN`. */
 export function toTestContainerOptions(input: {
   app: string;
   runNumber: number;
+  /** LABELS.instance of this installation, so its cleanup finds what a crash left. */
+  instance?: string;
   service: PlanService;
   image: string;
   command: string;
@@ -53,10 +64,7 @@ export function toTestContainerOptions(input: {
       ? { WorkingDir: input.service.container.workingDir }
       : {}),
     ...(input.service.container.user ? { User: input.service.container.user } : {}),
-    Labels: {
-      [LABELS.app]: input.app,
-      [TEST_RUN_LABEL]: String(input.runNumber),
-    },
+    Labels: testLabels(input),
     HostConfig: { NetworkMode: input.network, AutoRemove: false },
   };
 }
@@ -65,6 +73,7 @@ export function toTestContainerOptions(input: {
 export function toDependencyContainerOptions(input: {
   app: string;
   runNumber: number;
+  instance?: string;
   service: PlanService;
   image: string;
   network: string;
@@ -77,7 +86,7 @@ export function toDependencyContainerOptions(input: {
     Env: Object.entries(container.environment).map(([k, v]) => `${k}=${v}`),
     ...(container.workingDir ? { WorkingDir: container.workingDir } : {}),
     ...(container.user ? { User: container.user } : {}),
-    Labels: { [LABELS.app]: input.app, [TEST_RUN_LABEL]: String(input.runNumber) },
+    Labels: testLabels(input),
     ...(input.service.health.type === "docker" && input.service.health.test
       ? {
           Healthcheck: {
@@ -124,16 +133,22 @@ export async function runTests(
   docker: Docker,
   ctx: RunContext,
   images: BuiltImage[],
-  /** Brings a reused image (maybe only in the registry) onto the Docker host under its run tag. */
-  ensureLocal: (image: BuiltImage) => Promise<void>,
-  results: TestResults,
+  deps: {
+    /** Brings a reused image (maybe only in the registry) onto the Docker host under its run tag. */
+    ensureLocal: (image: BuiltImage) => Promise<void>;
+    results: TestResults;
+    /** LABELS.instance of this installation: in the names and labels of test objects. */
+    instance: string;
+  },
 ): Promise<"passed" | "none"> {
+  const { ensureLocal, results, instance } = deps;
   const tests = ctx.plan.tests;
   if (tests.length === 0) {
     ctx.log("no x-skiff.test entries; nothing to run");
     return "none";
   }
-  const networkName = `skiff-test-${ctx.app}-${ctx.run.number}`;
+  // The instance keeps two installations on one Docker host apart (same app name, same run number).
+  const networkName = `skiff-test-${ctx.app}-${ctx.run.number}-${instance}`;
   const imageIds = imageIdLookup(docker, images, ensureLocal);
   for (const [index, entry] of tests.entries()) {
     const service = ctx.plan.services.find((s) => s.name === entry.service);
@@ -146,6 +161,7 @@ export async function runTests(
         options: toDependencyContainerOptions({
           app: ctx.app,
           runNumber: ctx.run.number,
+          instance,
           service: dependency,
           image: imageFor(dependency, images),
           network,
@@ -154,6 +170,7 @@ export async function runTests(
       test: toTestContainerOptions({
         app: ctx.app,
         runNumber: ctx.run.number,
+        instance,
         service,
         image: imageFor(service, images),
         command: entry.run,
@@ -169,7 +186,7 @@ export async function runTests(
       );
       continue;
     }
-    await runTestEntry(docker, ctx, entry, `${networkName}-${index + 1}`, containers);
+    await runTestEntry(docker, ctx, entry, `${networkName}-${index + 1}`, instance, containers);
     if (key !== undefined) results.recordPass(ctx.app, key, ctx.run.number);
   }
   return "passed";
@@ -226,12 +243,13 @@ async function runTestEntry(
   ctx: RunContext,
   entry: { service: string; run: string },
   networkName: string,
+  instance: string,
   containersOn: (network: string) => EntryContainers,
 ): Promise<void> {
   const created: string[] = [];
   const network = await docker.createNetwork({
     Name: networkName,
-    Labels: { [LABELS.app]: ctx.app, [TEST_RUN_LABEL]: String(ctx.run.number) },
+    Labels: testLabels({ app: ctx.app, runNumber: ctx.run.number, instance }),
   });
   try {
     const containers = containersOn(network.id);
