@@ -274,7 +274,8 @@ export class AppService {
     }
     for (const container of containers) {
       const app = container.Labels[LABELS.app];
-      if (app) counts.set(app, (counts.get(app) ?? 0) + 1);
+      // A test stage's throwaway containers are not the app's.
+      if (app && !container.Labels[LABELS.testRun]) counts.set(app, (counts.get(app) ?? 0) + 1);
     }
     return counts;
   }

@@ -18,4 +18,13 @@ describe("healthTestCommand", () => {
   ])("%j runs %j", (test, command) => {
     expect(healthTestCommand(test)).toEqual(command);
   });
+
+  it("runs CMD-SHELL through the image's SHELL when it has one", () => {
+    expect(healthTestCommand(["CMD-SHELL", "test -f /ok"], ["/bin/bash", "-c"])).toEqual([
+      "/bin/bash",
+      "-c",
+      "test -f /ok",
+    ]);
+    expect(healthTestCommand(["CMD", "true"], ["/bin/bash", "-c"])).toEqual(["true"]);
+  });
 });

@@ -36,7 +36,8 @@ const DEFAULT_POLL_MS = 250;
  * goes into service within this long of listening, instead of a whole health
  * interval later (2 s by default; measured in docs/BENCHMARKS.md). A refused
  * connection costs next to nothing, and the pace lasts only until the app
- * answers; then a failing answer is checked again after the interval.
+ * answers; then a failing answer is checked again after the interval. (Each
+ * pass also inspects the container, so a crash shows at once.)
  */
 const STARTING_PROBE_MS = 50;
 /**
@@ -45,6 +46,8 @@ const STARTING_PROBE_MS = 50;
  * test usually starts a process in the container.
  */
 const STARTING_EXEC_MS = 250;
+/** The shortest pause between two passes of the wait loop (each inspects the container). */
+const MIN_SLEEP_MS = 20;
 /** A replica checked by running time that has not even started after this long has failed. */
 const START_GRACE_MS = 30_000;
 /** Progress: nothing for a replica healthy within this, then a line when the answer changes or every PROGRESS_EVERY_MS. */
@@ -140,9 +143,14 @@ export async function waitUntilHealthy(
             "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
         };
       }
-      const command = healthTestCommand(info.Config?.Healthcheck?.Test);
+      const command = healthTestCommand(
+        info.Config?.Healthcheck?.Test,
+        // In the Engine's inspect answer, though not in dockerode's types.
+        (info.Config as { Shell?: string[] } | undefined)?.Shell,
+      );
       if (command && state?.Status !== "healthy" && now >= nextProbe) {
-        if (await passesHealthTest(container, command, health.timeoutMs)) return healthy(info);
+        const timeoutMs = Math.max(1, Math.min(health.timeoutMs, deadline - now));
+        if (await passesHealthTest(container, command, timeoutMs, signal)) return healthy(info);
         signal?.throwIfAborted();
         nextProbe = Date.now() + STARTING_EXEC_MS;
       }
@@ -151,7 +159,10 @@ export async function waitUntilHealthy(
 
     if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
     progress(describeReplica(info), answer);
-    const untilProbe = health.type === "running" ? pollMs : nextProbe - Date.now();
+    // Sleep until the next probe is due, but never spin: nothing may be due at all
+    // (a container not running yet, a check without a command).
+    const untilProbe =
+      health.type === "running" ? pollMs : Math.max(MIN_SLEEP_MS, nextProbe - Date.now());
     await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
   }
 }

@@ -112,9 +112,15 @@ export async function rollOut(
         // One edge change: the router admits the new replicas (once its own
         // check passed) before it drains the old ones, so none is ever alone.
         const backend = backendName(app, service.name);
+        let admitted = false;
         await applyEdge(plan, (admittedTo, servers) => {
-          if (admittedTo === backend) say(`edge: ${servers.length} new replica(s) in the rotation`);
+          if (admittedTo !== backend) return;
+          admitted = true;
+          say(`edge: ${servers.length} new replica(s) in the rotation`);
         });
+        // A new backend gets its servers by a reload, not one by one.
+        if (!admitted && fresh.length > 0)
+          say(`edge: ${fresh.length} new replica(s) in the rotation`);
         if (old.length > 0) say(`edge: ${old.length} old replica(s) drained and out`);
       }
     }
@@ -129,7 +135,9 @@ export async function rollOut(
     log(
       `rolling back: removing ${started.length} new replica(s); the previous release keeps serving`,
     );
-    for (const replica of started) await retireReplica(docker, replica).catch(() => {});
+    // Old replicas that were stopped first start again, and the edge points at
+    // the old ones before any new replica goes: after a switch that failed
+    // half-way, the new ones may be the only servers left there.
     for (const replica of stopped)
       await docker
         .getContainer(replica.id)
@@ -139,6 +147,7 @@ export async function rollOut(
       (restoreError: Error) =>
         log(`edge: could not restore the previous routes: ${restoreError.message}`),
     );
+    for (const replica of started) await retireReplica(docker, replica).catch(() => {});
     throw error;
   }
   return {

@@ -14,6 +14,8 @@ export const LABELS = {
    * and one must never adopt or remove the other's containers.
    */
   instance: "skiff.instance",
+  /** On the throwaway containers and networks of a run's test stage: the run number. */
+  testRun: "skiff.test-run",
 } as const;
 
 /** A stable id of the installation at `home`: the same data directory, the same id. */

@@ -9,6 +9,7 @@ import { managedEdgeSpec } from "../edge/managed-edge.js";
 import { DependencyError } from "../errors.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { createStageRunners } from "../pipeline/stages/index.js";
+import { removeTestLeftovers } from "../pipeline/stages/test.js";
 import { handlePush, recordRefusedPush } from "../pipeline/triggers/git-push.js";
 import { RegistryClient } from "../registry/client.js";
 import { managedRegistrySpec, REGISTRY_BINARY } from "../registry/managed-registry.js";
@@ -94,6 +95,15 @@ export async function startServer(
   )) {
     logger.warn(`run ${run.number} of ${run.app} was interrupted by a server stop`);
   }
+  // No run is in flight now, so any test container or network of this
+  // installation is a leftover of a stop in the middle of a test stage.
+  await removeTestLeftovers(docker, instanceId(config.home))
+    .then((n) => {
+      if (n > 0) logger.info(`removed ${n} test container(s) and network(s) a stopped run left`);
+    })
+    .catch((error: Error) =>
+      logger.warn(`could not look for test leftovers (${error.message}); they stay`),
+    );
   const deployments = new DeploymentStore(store.db);
   const deployer = new Deployer({
     docker,

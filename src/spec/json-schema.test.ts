@@ -63,10 +63,10 @@ describe("xSkiffJsonSchema", () => {
     expect(Object.keys(xService.properties?.budget?.properties ?? {})).toEqual(["image"]);
   });
 
-  it("has the top-level x-skiff.test list of {service, run}", () => {
+  it("has the top-level x-skiff.test list of {service, run, cache}", () => {
     const test = xApp.properties?.test;
     expect(test?.type).toBe("array");
-    expect(Object.keys(test?.items?.properties ?? {})).toEqual(["service", "run"]);
+    expect(Object.keys(test?.items?.properties ?? {})).toEqual(["service", "run", "cache"]);
     expect(test?.items?.required).toEqual(["service", "run"]);
   });
 

@@ -450,11 +450,15 @@ const cases: Case[] = [
           - { service: web, run: npm test }
           - service: web
             run: npm run lint
+          - { service: web, run: ./smoke-test-against-staging, cache: false }
+          - { service: web, run: npm run e2e, cache: true }
     `,
     spec: {
       tests: [
         { service: "web", run: "npm test" },
         { service: "web", run: "npm run lint" },
+        { service: "web", run: "./smoke-test-against-staging", cache: false },
+        { service: "web", run: "npm run e2e" },
       ],
     },
   },

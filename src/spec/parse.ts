@@ -133,7 +133,13 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
     file: options.fileName,
     services: Object.fromEntries([...valid].map(([name, s]) => [name, s.spec])),
     volumes: volumes ?? [],
-    tests: tests.map(({ test }): TestSpec => ({ service: test.service, run: test.run })),
+    tests: tests.map(
+      ({ test }): TestSpec => ({
+        service: test.service,
+        run: test.run,
+        ...(test.cache === false ? { cache: false } : {}),
+      }),
+    ),
   });
 }
 

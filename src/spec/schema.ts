@@ -295,6 +295,11 @@ export const xSkiffServiceSchema = mapping({
 export const xSkiffTestSchema = mapping({
   service: text("Service whose built image runs the command."),
   run: text("Command run with /bin/sh -c in a fresh container of that image."),
+  cache: flag(
+    "Skip the command when it already passed with the same containers from the same images (command, environment, settings, and the images of the services started next to it). false: run it on every push, for a test whose outcome depends on more than that (the network, the date).",
+  )
+    .optional()
+    .meta({ default: true }),
 }).describe("A test command; a non-zero exit fails the pipeline before anything is published.");
 
 export const xSkiffAppSchema = mapping({

@@ -150,4 +150,6 @@ export interface TestSpec {
   service: string;
   /** Shell command, run with /bin/sh -c in the service's built image. */
   run: string;
+  /** false: run on every push, even when it passed before with the same images. */
+  cache?: boolean;
 }

@@ -20,13 +20,18 @@ export async function publishImages(
   ctx: RunContext,
   images: BuiltImage[],
 ): Promise<ReleaseImage[]> {
-  const released: ReleaseImage[] = await Promise.all(
+  // Every push and tag settles before the stage ends, failed or not: a late
+  // tag of this run's release number must not land after a later run took it.
+  const outcomes = await Promise.allSettled(
     images.map((image) =>
       image.reused
         ? retagInRegistry(deps.registry, ctx, image, image.reused.digest, image.tags)
         : pushBuilt(deps, ctx, image),
     ),
   );
+  const failed = outcomes.find((o) => o.status === "rejected");
+  if (failed) throw failed.reason;
+  const released = outcomes.map((o) => (o as PromiseFulfilledResult<ReleaseImage>).value);
   for (const service of ctx.plan.services) {
     if (service.source.type !== "image") continue;
     const ref = service.source.image;

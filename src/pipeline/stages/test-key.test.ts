@@ -54,6 +54,12 @@ describe("testKey", () => {
     ["another command", nextRun(test, { Cmd: ["node --test --bail"] }), [api]],
     ["another environment", nextRun(test, { Env: ["API_URL=http://api:5000"] }), [api]],
     ["another user", nextRun(test, { User: "1000" }), [api]],
+    ["another working directory", nextRun(test, { WorkingDir: "/srv" }), [api]],
+    [
+      "a dependency's other healthcheck",
+      test,
+      [nextRun(api, { Healthcheck: { Test: ["CMD", "true"], Interval: 1e9 } })],
+    ],
     ["another image of a dependency", test, [{ ...api, imageId: "sha256:ddd" }]],
     [
       "a dependency's other alias",

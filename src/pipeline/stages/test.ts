@@ -8,7 +8,31 @@ import { StageFailure } from "../pipeline.js";
 import { type TestContainer, testKey } from "./test-key.js";
 
 /** Throwaway test objects carry this label, so a crash leaves nothing a cleanup cannot find. */
-export const TEST_RUN_LABEL = "skiff.test-run";
+export const TEST_RUN_LABEL = LABELS.testRun;
+
+/**
+ * Removes the test containers and networks of this installation that a
+ * server stop or crash left behind (a test stage cleans up after itself
+ * otherwise). Call it when no run is in flight: at server start, after the
+ * unfinished runs are marked interrupted. Returns how many objects went.
+ */
+export async function removeTestLeftovers(docker: Docker, instance: string): Promise<number> {
+  const label = [LABELS.testRun, `${LABELS.instance}=${instance}`];
+  const containers = await docker.listContainers({ all: true, filters: { label } });
+  const networks = await docker.listNetworks({ filters: { label } });
+  await removeAll(
+    docker,
+    containers.map((c) => c.Id),
+    undefined,
+  );
+  for (const network of networks) {
+    await docker
+      .getNetwork(network.Id)
+      .remove()
+      .catch(() => {});
+  }
+  return containers.length + networks.length;
+}
 
 /** The image a service runs in this run: the one just built, or the one the spec names. */
 function imageFor(service: PlanService, images: BuiltImage[]): string {
@@ -127,7 +151,8 @@ export interface TestResults {
  * whether the tests pass, fail or are cancelled.
  *
  * An entry that already passed with the same containers from the same images
- * (see test-key.ts) is skipped and says in which run it passed.
+ * (see test-key.ts) is skipped and says in which run it passed, unless it
+ * says `cache: false`.
  */
 export async function runTests(
   docker: Docker,
@@ -177,8 +202,10 @@ export async function runTests(
         network,
       }),
     });
+    // Computing the key also brings reused images onto the Docker host, which running needs.
     const key = await keyOf(containers(""), imageIds);
-    const passedIn = key === undefined ? undefined : results.passedIn(ctx.app, key);
+    const passedIn =
+      key === undefined || entry.cache === false ? undefined : results.passedIn(ctx.app, key);
     if (passedIn !== undefined) {
       ctx.log(
         `skipped \`${entry.run}\`: it passed in run ${passedIn} with the same images and settings`,
