@@ -2,7 +2,8 @@
 # number of times: each step checks before it acts.
 # Sourced, not executed: it expects `set -euo pipefail` and ROOT from the caller.
 
-DEBIAN_PACKAGES=(docker.io docker-registry haproxy git busybox-static debootstrap socat curl ca-certificates)
+# chromium is for the dashboard's browser test (playwright-core drives /usr/bin/chromium).
+DEBIAN_PACKAGES=(docker.io docker-registry haproxy git busybox-static debootstrap socat curl ca-certificates chromium)
 DOCKER_SOCKET=/var/run/docker.sock
 DOCKERD_LOG=/var/log/skiff-dockerd.log
 

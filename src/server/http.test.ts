@@ -66,7 +66,13 @@ describe("API authentication", () => {
     current = build();
     const { server } = current;
     await server.ready();
-    const routes = registeredRoutes(server).filter((r) => !r.url.startsWith("/api/"));
+    const outside = registeredRoutes(server).filter((r) => !r.url.startsWith("/api/"));
+    // Only the dashboard's page and assets answer without credentials: they hold no data.
+    expect(outside.filter((r) => r.public).map((r) => `${r.method} ${r.url}`)).toEqual([
+      "GET /",
+      "GET /dashboard/:file",
+    ]);
+    const routes = outside.filter((r) => !r.public);
     expect(routes.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
       "GET /git/:repo/info/refs",
       "POST /git/:repo/git-receive-pack",

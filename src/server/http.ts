@@ -15,6 +15,7 @@ import { type DeployEngine, registerProcessRoutes } from "./api/processes.js";
 import { registerReleaseRoutes } from "./api/releases.js";
 import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
+import { registerDashboardRoutes } from "./dashboard.js";
 import { registerGitRoutes } from "./git/http-backend.js";
 import { type PreReceiveRouteOptions, registerPreReceiveRoute } from "./git/pre-receive-hook.js";
 import { registerWebhookRoutes } from "./hooks/routes.js";
@@ -49,7 +50,7 @@ export interface HttpDependencies {
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** Marks a route that answers without a token (only the liveness probe). */
+    /** Marks a route that answers without a token (the liveness probe, the dashboard's files). */
     public?: boolean;
   }
 }
@@ -220,5 +221,8 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     pipeline: deps.pipeline,
     reposRoot: deps.git.reposRoot,
   });
+  // The dashboard's page and assets need no token: they hold no data, and
+  // every call the page makes goes to /api/v1 with the token.
+  registerDashboardRoutes(app);
   return app;
 }
