@@ -34,6 +34,7 @@ interface PsRow {
   replica: number;
   release: number;
   state: string;
+  health?: string;
 }
 
 function progress(result: GitResult): string[] {
@@ -129,10 +130,11 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
     expect(await body(app)).toBe(`web v1 ${app}`);
     expect(await body(app, "/cgi-bin/api")).toBe(`api ${app}`);
     const rows = await ps(app);
-    expect(rows.map((r) => [r.service, r.replica, r.release, r.state]).sort()).toEqual([
-      ["api", 1, 1, "running"],
-      ["web", 1, 1, "running"],
-      ["web", 2, 1, "running"],
+    // api by its Docker healthcheck; web, checked over HTTP, by the edge's check.
+    expect(rows.map((r) => [r.service, r.replica, r.release, r.state, r.health]).sort()).toEqual([
+      ["api", 1, 1, "running", "healthy"],
+      ["web", 1, 1, "running", "healthy"],
+      ["web", 2, 1, "running", "healthy"],
     ]);
     // Web ports are published on 127.0.0.1 only.
     for (const c of await containers(app)) {

@@ -1,4 +1,5 @@
 import type Docker from "dockerode";
+import { backendName } from "../edge/domain-map.js";
 import type { EdgeRouter } from "../edge/edge-router.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { RegistryCredentials } from "../registry/client.js";
@@ -9,7 +10,7 @@ import type { ReleaseRecord, RunStore } from "../state/runs.js";
 import { toEdgeAppState } from "./edge-targets.js";
 import { httpUnhealthy } from "./http-health-watch.js";
 import { ReplicaFailure, retireReplica, startReplica } from "./replica-lifecycle.js";
-import { isServing, listReplicas, type Replica } from "./replicas.js";
+import { edgeServerName, isServing, listReplicas, type Replica } from "./replicas.js";
 import { rollOut } from "./rollout.js";
 
 export interface DeployerOptions {
@@ -215,14 +216,17 @@ export class Deployer {
   /** The app's containers as Docker reports them, with restarts and start times. */
   async ps(app: string): Promise<(Replica & { restarts: number; startedAt?: string })[]> {
     const replicas = await listReplicas(this.options.docker, this.options.instance, app);
+    const edgeHealth = await this.edgeHealth(app, replicas);
     return Promise.all(
       replicas.map(async (r) => {
         const info = await this.options.docker
           .getContainer(r.id)
           .inspect()
           .catch(() => undefined);
+        const health = r.health ?? edgeHealth.get(r.id);
         return {
           ...r,
+          ...(health ? { health } : {}),
           restarts: info?.RestartCount ?? 0,
           ...(info?.State.StartedAt && !info.State.StartedAt.startsWith("0001")
             ? { startedAt: info.State.StartedAt }
@@ -230,6 +234,31 @@ export class Deployer {
         };
       }),
     );
+  }
+
+  /**
+   * Health of replicas without a Docker healthcheck, as the edge's own check
+   * sees them right now (a check a second): web replicas are checked over
+   * HTTP there. Replicas the edge does not have, or an edge that does not
+   * answer, give no entry.
+   */
+  private async edgeHealth(
+    app: string,
+    replicas: readonly Replica[],
+  ): Promise<Map<string, "healthy" | "unhealthy">> {
+    const health = new Map<string, "healthy" | "unhealthy">();
+    const services = new Set(replicas.filter((r) => !r.health).map((r) => r.service));
+    for (const service of services) {
+      const status = await this.options.edge
+        .serverStatus(backendName(app, service))
+        .catch(() => undefined);
+      if (!status) continue;
+      for (const replica of replicas.filter((r) => r.service === service && !r.health)) {
+        const server = status.get(edgeServerName(replica));
+        if (server) health.set(replica.id, server.up ? "healthy" : "unhealthy");
+      }
+    }
+    return health;
   }
 
   /**
