@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceId, LABELS } from "../src/docker/engine.js";
+import { appNetworkName, instanceId, LABELS } from "../src/docker/engine.js";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { getThroughEdge, steadyTraffic, twoServiceApp } from "./support/deploy-app.js";
 import { type GitResult, git, gitOk, isolatedGitEnv, startGit } from "./support/git-cli.js";
@@ -257,6 +257,42 @@ describe("deploys: health-gated rollouts behind the edge, rollback, scale, self-
     expect(failures, `${failures.length} of ${sent} requests failed`).toEqual([]);
     const events = await skiff(sandbox, ["events", "--json"]);
     expect(events.stdout).toContain("replaced replica");
+  });
+
+  it("moves a replica that is off the app's network (an older Skiff's) onto it, so services find each other again", async () => {
+    const { app, dir } = await newApp("offnet");
+    expect((await push(app, dir)).code).toBe(0);
+    expect(await body(app, "/cgi-bin/api")).toBe(`api ${app}`);
+    // What an older Skiff left: api on a network of another name.
+    const network = appNetworkName(app, instanceId(sandbox.home));
+    const api = (await containers(app)).find((c) => c.Labels[LABELS.service] === "api");
+    const legacy = await docker.createNetwork({
+      Name: `${network}-legacy`,
+      Labels: { [LABELS.instance]: instanceId(sandbox.home), [LABELS.app]: app },
+    });
+    try {
+      await docker.getNetwork(network).disconnect({ Container: api?.Id });
+      await legacy.connect({ Container: api?.Id });
+      await waitFor(
+        "api back on the app's network, as a new replica",
+        async () => {
+          const now = (await containers(app)).filter((c) => c.Labels[LABELS.service] === "api");
+          return (
+            now.length === 1 &&
+            now[0]?.Id !== api?.Id &&
+            Object.keys(now[0]?.NetworkSettings.Networks ?? {}).includes(network)
+          );
+        },
+        60_000,
+      );
+      await waitFor(
+        "web reaching api by name again",
+        async () => (await body(app, "/cgi-bin/api")) === `api ${app}`,
+        30_000,
+      );
+    } finally {
+      await legacy.remove().catch(() => {});
+    }
   });
 
   it("replaces a replica whose HTTP health check keeps failing, with no request lost", async () => {

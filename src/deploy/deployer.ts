@@ -1,4 +1,5 @@
 import type Docker from "dockerode";
+import { appNetworkName } from "../docker/engine.js";
 import { backendName } from "../edge/domain-map.js";
 import type { EdgeRouter } from "../edge/edge-router.js";
 import { NotFoundError, ValidationError } from "../errors.js";
@@ -80,6 +81,7 @@ export class Deployer {
                   (r) =>
                     r.service === s.name &&
                     isServing(r) &&
+                    this.onAppNetwork(app, r) &&
                     this.sameService(app, r.release, release, s.name),
                 );
                 return (
@@ -236,6 +238,11 @@ export class Deployer {
     );
   }
 
+  /** Whether a replica is attached to the app's network, where services find each other by name. */
+  private onAppNetwork(app: string, replica: Replica): boolean {
+    return replica.networks.includes(appNetworkName(app, this.options.instance));
+  }
+
   /**
    * Health of replicas without a Docker healthcheck, as the edge's own check
    * sees them right now (a check a second): web replicas are checked over
@@ -308,8 +315,11 @@ export class Deployer {
       return;
     }
     const plan = planOf(release, app);
+    // A replica off the app's network (made by an older Skiff, which named
+    // networks without the instance) cannot reach the others by name.
     const mine = (r: Replica) =>
       plan.services.some((s) => s.name === r.service) &&
+      this.onAppNetwork(app, r) &&
       this.sameService(app, r.release, release, r.service);
     const failing = await httpUnhealthy(plan, all.filter(mine));
     for (const replica of all) if (failing.has(replica.id)) replica.health = "unhealthy";

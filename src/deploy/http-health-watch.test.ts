@@ -47,6 +47,7 @@ function replica(id: string, service: string, extra: Partial<Replica> = {}): Rep
     replica: 1,
     state: "running",
     createdAt: 0,
+    networks: ["skiff-shop-abc123"],
     hostPort: port,
     ...extra,
   };

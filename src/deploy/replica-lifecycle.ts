@@ -112,6 +112,7 @@ export async function startReplica(
       ...(service.container.port !== undefined ? { containerPort: service.container.port } : {}),
       ...(verdict.hostPort !== undefined ? { hostPort: verdict.hostPort } : {}),
       createdAt: Math.floor(started / 1000),
+      networks: [appNetworkName(app, input.instance)],
     };
   } catch (error) {
     await container.remove({ force: true }).catch(() => {});

@@ -19,6 +19,8 @@ export interface Replica {
   hostPort?: number;
   /** Seconds since the epoch. */
   createdAt: number;
+  /** The Docker networks it is attached to, by name. */
+  networks: string[];
 }
 
 /**
@@ -74,6 +76,7 @@ function toReplica(c: Docker.ContainerInfo): Replica | undefined {
     ...(containerPort !== undefined ? { containerPort } : {}),
     ...(published?.PublicPort ? { hostPort: published.PublicPort } : {}),
     createdAt: c.Created,
+    networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort(),
   };
 }
 

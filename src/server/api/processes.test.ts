@@ -22,6 +22,7 @@ function replica(overrides: Partial<PsReplica> = {}): PsReplica {
     containerPort: 8080,
     hostPort: 32768,
     createdAt: 1_740_000_000,
+    networks: ["skiff-shop-abc123"],
     restarts: 0,
     startedAt: "2025-03-01T11:58:00.000Z",
     ...overrides,
