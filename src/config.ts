@@ -27,6 +27,15 @@ export interface SkiffConfig {
   paths: SkiffPaths;
 }
 
+/** The registry's host as image references name it, e.g. 127.0.0.1:5000: the external registry's when one is set. */
+export function imageRegistryHost(
+  config: Pick<SkiffConfig, "registryAddress" | "externalRegistry">,
+): string {
+  return config.externalRegistry
+    ? config.externalRegistry.url.replace(/^https?:\/\//, "")
+    : config.registryAddress;
+}
+
 export interface SkiffPaths {
   database: string;
   adminToken: string;

@@ -78,11 +78,7 @@ export class Deployer {
           ? plan.services
               .filter((s) => {
                 const serving = current.filter(
-                  (r) =>
-                    r.service === s.name &&
-                    isServing(r) &&
-                    this.onAppNetwork(app, r) &&
-                    this.sameService(app, r.release, release, s.name),
+                  (r) => r.service === s.name && isServing(r) && this.runsAsIn(app, r, release),
                 );
                 return (
                   serving.length === replicasOf(s, desired.scale) &&
@@ -164,7 +160,7 @@ export class Deployer {
       }
       const images = await this.pullImages(release, log);
       const current = (await listReplicas(docker, this.options.instance, app)).filter((r) =>
-        this.sameService(app, r.release, release, r.service),
+        this.runsAsIn(app, r, release),
       );
       let retire: Replica[];
       try {
@@ -200,6 +196,10 @@ export class Deployer {
     return this.exclusive(app, async () => {
       const { docker, deployments, edge } = this.options;
       deployments.forget(app);
+      // A new app of the same name numbers its releases from 1 again.
+      for (const cache of [this.sameServiceCache, this.startBackoff]) {
+        for (const key of cache.keys()) if (key.startsWith(`${app}/`)) cache.delete(key);
+      }
       const domains = Object.keys(edge.appState(app)?.domains ?? {}).sort();
       await edge.removeApp(app);
       const replicas = await listReplicas(docker, this.options.instance, app);
@@ -238,9 +238,17 @@ export class Deployer {
     );
   }
 
-  /** Whether a replica is attached to the app's network, where services find each other by name. */
-  private onAppNetwork(app: string, replica: Replica): boolean {
-    return replica.networks.includes(appNetworkName(app, this.options.instance));
+  /**
+   * Whether a replica runs its service as `release` has it: the same image
+   * and settings (sameService), on the app's network. A replica off that
+   * network (made by an older Skiff, which named networks without the
+   * instance) cannot reach the other services by name, so it does not count.
+   */
+  private runsAsIn(app: string, replica: Replica, release: ReleaseRecord): boolean {
+    return (
+      replica.networks.includes(appNetworkName(app, this.options.instance)) &&
+      this.sameService(app, replica.release, release, replica.service)
+    );
   }
 
   /**
@@ -315,12 +323,8 @@ export class Deployer {
       return;
     }
     const plan = planOf(release, app);
-    // A replica off the app's network (made by an older Skiff, which named
-    // networks without the instance) cannot reach the others by name.
     const mine = (r: Replica) =>
-      plan.services.some((s) => s.name === r.service) &&
-      this.onAppNetwork(app, r) &&
-      this.sameService(app, r.release, release, r.service);
+      plan.services.some((s) => s.name === r.service) && this.runsAsIn(app, r, release);
     const failing = await httpUnhealthy(plan, all.filter(mine));
     for (const replica of all) if (failing.has(replica.id)) replica.health = "unhealthy";
     const orphans = all.filter((r) => !mine(r));

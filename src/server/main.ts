@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { AppService } from "../apps/app-service.js";
-import type { SkiffConfig } from "../config.js";
+import { imageRegistryHost, type SkiffConfig } from "../config.js";
 import { Deployer } from "../deploy/deployer.js";
 import { connectDocker, instanceId } from "../docker/engine.js";
 import { managedEdgeSpec } from "../edge/managed-edge.js";
@@ -95,9 +95,10 @@ export async function startServer(
   )) {
     logger.warn(`run ${run.number} of ${run.app} was interrupted by a server stop`);
   }
+  const instance = instanceId(config.home);
   // No run is in flight now, so any test container or network of this
   // installation is a leftover of a stop in the middle of a test stage.
-  await removeTestLeftovers(docker, instanceId(config.home))
+  await removeTestLeftovers(docker, instance)
     .then((n) => {
       if (n > 0) logger.info(`removed ${n} test container(s) and network(s) a stopped run left`);
     })
@@ -107,13 +108,11 @@ export async function startServer(
   const deployments = new DeploymentStore(store.db);
   const deployer = new Deployer({
     docker,
-    instance: instanceId(config.home),
+    instance,
     edge: edge.router,
     runs,
     deployments,
-    registryAddress: config.externalRegistry
-      ? config.externalRegistry.url.replace(/^https?:\/\//, "")
-      : config.registryAddress,
+    registryAddress: imageRegistryHost(config),
     registryUrl,
     ...(config.externalRegistry?.username && config.externalRegistry.password
       ? {
@@ -175,7 +174,7 @@ export async function startServer(
       docker,
       registry,
       workloads: deployer,
-      instance: instanceId(config.home),
+      instance,
       config,
       runs,
     }),
@@ -187,9 +186,7 @@ export async function startServer(
     bases: {
       docker,
       registry,
-      registryAddress: config.externalRegistry
-        ? config.externalRegistry.url.replace(/^https?:\/\//, "")
-        : config.registryAddress,
+      registryAddress: imageRegistryHost(config),
       workDir: config.paths.work,
     },
     git: {

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { SkiffConfig } from "../../config.js";
+import { imageRegistryHost, type SkiffConfig } from "../../config.js";
 import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
 import { instanceId } from "../../docker/engine.js";
 import { SkiffError } from "../../errors.js";
@@ -23,9 +23,7 @@ export function createStageRunners(deps: {
   /** Absent: runs end with their release published (tests of the pipeline alone). */
   deployer?: Deployer;
 }): StageRunners {
-  const registryAddress = deps.config.externalRegistry
-    ? deps.config.externalRegistry.url.replace(/^https?:\/\//, "")
-    : deps.config.registryAddress;
+  const registryAddress = imageRegistryHost(deps.config);
   const external = deps.config.externalRegistry;
   const instance = instanceId(deps.config.home);
   const auth =

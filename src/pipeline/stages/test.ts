@@ -7,9 +7,6 @@ import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
 import { type TestContainer, testKey } from "./test-key.js";
 
-/** Throwaway test objects carry this label, so a crash leaves nothing a cleanup cannot find. */
-export const TEST_RUN_LABEL = LABELS.testRun;
-
 /**
  * Removes the test containers and networks of this installation that a
  * server stop or crash left behind (a test stage cleans up after itself
@@ -23,14 +20,8 @@ export async function removeTestLeftovers(docker: Docker, instance: string): Pro
   await removeAll(
     docker,
     containers.map((c) => c.Id),
-    undefined,
+    networks.map((n) => n.Id),
   );
-  for (const network of networks) {
-    await docker
-      .getNetwork(network.Id)
-      .remove()
-      .catch(() => {});
-  }
   return containers.length + networks.length;
 }
 
@@ -63,7 +54,7 @@ export function dependencyClosure(services: PlanService[], name: string): PlanSe
 export function testLabels(input: { app: string; runNumber: number; instance?: string }) {
   return {
     [LABELS.app]: input.app,
-    [TEST_RUN_LABEL]: String(input.runNumber),
+    [LABELS.testRun]: String(input.runNumber),
     ...(input.instance ? { [LABELS.instance]: input.instance } : {}),
   };
 }
@@ -311,20 +302,21 @@ async function runTestEntry(
     }
     ctx.log(`passed: ${entry.run}`, entry.service);
   } finally {
-    await removeAll(docker, created, network.id);
+    await removeAll(docker, created, [network.id]);
   }
 }
 
-async function removeAll(docker: Docker, containers: string[], networkId: string | undefined) {
+/** Removes containers (with their anonymous volumes), then networks; already gone is fine. */
+async function removeAll(docker: Docker, containers: string[], networks: string[]) {
   for (const id of containers) {
     await docker
       .getContainer(id)
       .remove({ force: true, v: true })
       .catch(() => {});
   }
-  if (networkId) {
+  for (const id of networks) {
     await docker
-      .getNetwork(networkId)
+      .getNetwork(id)
       .remove()
       .catch(() => {});
   }
