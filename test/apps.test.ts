@@ -148,7 +148,7 @@ describe("apps through the CLI", () => {
     expect((await skiff(sandbox, ["apps:info", "shop"])).code).toBe(0);
   });
 
-  it("destroys an app's containers, network, routes, registry tags and state, and nothing of another app", async () => {
+  it("destroys an app's containers, network, routes, registry tags, local images and state, and nothing of another app", async () => {
     const shop = await deployTinyApp(sandbox, docker, "shop");
     const blog = await deployTinyApp(sandbox, docker, "blog");
     const runtime = new EdgeRuntimeApi(join(sandbox.home, "run", "haproxy.sock"));
@@ -172,7 +172,13 @@ describe("apps through the CLI", () => {
       network: `skiff-shop-${instanceId(sandbox.home)}`,
       domains: ["shop.localhost"],
       registryTags: ["shop/web:r1"],
+      localImages: [`127.0.0.1:${sandbox.registryPort}/shop/web:r1`],
     });
+    const localTags = async () =>
+      (await docker.listImages())
+        .flatMap((i) => i.RepoTags ?? [])
+        .filter((t) => t.startsWith(`127.0.0.1:${sandbox.registryPort}/`));
+    expect(await localTags()).toEqual([`127.0.0.1:${sandbox.registryPort}/blog/web:r1`]);
 
     expect(await exists(() => docker.getContainer(shop.containerId).inspect())).toBe(false);
     expect(await exists(() => docker.getNetwork(shop.networkId).inspect())).toBe(false);

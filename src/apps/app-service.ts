@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import type { SkiffConfig } from "../config.js";
-import { appNetworkName, LABELS } from "../docker/engine.js";
+import { imageRegistryHost, type SkiffConfig } from "../config.js";
+import { appNetworkName, LABELS, removeImagesTagged } from "../docker/engine.js";
 import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
 import { removeAppRepository } from "../server/git/repositories.js";
 import type { RunStore } from "../state/runs.js";
@@ -24,6 +24,8 @@ export interface DestroyReport {
   network: string | undefined;
   domains: string[];
   registryTags: string[];
+  /** The app's image tags removed from this Docker host (its builds, its pulls). */
+  localImages: string[];
 }
 
 /** The registry operations app lifecycle needs. */
@@ -151,6 +153,10 @@ export class AppService {
       }
       return { containers, network, domains };
     });
+    // Its containers are gone, so nothing holds the app's images on this host any more.
+    const localImages = await dockerStep(name, () =>
+      removeImagesTagged(docker, `${imageRegistryHost(config)}/${name}/`),
+    );
     let registryTags: string[];
     try {
       registryTags = (await registry.deleteRepositoryTags(name, this.knownRepositories(name))).map(
@@ -171,6 +177,7 @@ export class AppService {
       network,
       domains,
       registryTags,
+      localImages,
     };
   }
 

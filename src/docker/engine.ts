@@ -65,3 +65,27 @@ export async function dockerStatus(docker: Docker, socketPath: string): Promise<
     };
   }
 }
+
+/**
+ * Removes every tag on this Docker host that starts with `prefix` (e.g.
+ * `127.0.0.1:5000/shop/`); an image goes when its last tag does. A tag whose
+ * image a container still uses stays. Returns the tags removed.
+ */
+export async function removeImagesTagged(docker: Docker, prefix: string): Promise<string[]> {
+  const tags = (await docker.listImages())
+    .flatMap((image) => image.RepoTags ?? [])
+    .filter((tag) => tag.startsWith(prefix))
+    .sort();
+  const removed: string[] = [];
+  for (const tag of tags) {
+    const gone = await docker
+      .getImage(tag)
+      .remove()
+      .then(
+        () => true,
+        (error: { statusCode?: number }) => error.statusCode === 404,
+      );
+    if (gone) removed.push(tag);
+  }
+  return removed;
+}

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
-import { instanceId, LABELS } from "../../src/docker/engine.js";
+import { instanceId, LABELS, removeImagesTagged } from "../../src/docker/engine.js";
 
 export const SKIFF_BIN = fileURLToPath(new URL("../../bin/skiff", import.meta.url));
 
@@ -149,7 +149,7 @@ export async function destroySandbox(sandbox: SkiffSandbox, server?: ChildProces
     );
   }
   await skiff(sandbox, ["server", "stop", "--all"]);
-  await removeInstanceObjects(sandbox.home);
+  await removeInstanceObjects(sandbox.home, `127.0.0.1:${sandbox.registryPort}/`);
   rmSync(sandbox.home, { recursive: true, force: true });
 }
 
@@ -160,10 +160,11 @@ export function readToken(sandbox: SkiffSandbox): string {
 
 /**
  * Removes the containers, networks and volumes a sandbox's server created,
- * found by its instance label: other servers on the same Docker host (the
- * quickstart, other test files) keep theirs.
+ * found by its instance label, then the images it built or pulled, found by
+ * its own registry's address in their tags: other servers on the same Docker
+ * host (the quickstart, other test files) keep theirs.
  */
-async function removeInstanceObjects(home: string): Promise<void> {
+async function removeInstanceObjects(home: string, imagePrefix: string): Promise<void> {
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const label = [`${LABELS.instance}=${instanceId(home)}`];
   const answered = await docker.ping().then(
@@ -189,4 +190,5 @@ async function removeInstanceObjects(home: string): Promise<void> {
       .getVolume(v.Name)
       .remove()
       .catch(() => {});
+  await removeImagesTagged(docker, imagePrefix);
 }

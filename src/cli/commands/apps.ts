@@ -125,5 +125,6 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
         `  routes removed:     ${destroyed.domains.length ? destroyed.domains.join(", ") : "none"}`,
       );
       print(`  registry tags:      ${destroyed.registryTags.length}`);
+      print(`  local image tags:   ${destroyed.localImages.length}`);
     });
 }
