@@ -36,7 +36,6 @@ import {
   dockerProxyPid,
   haproxyInfo,
   haproxyStat,
-  machineLine,
   machineTicks,
   median,
   onInterrupt,
@@ -44,11 +43,11 @@ import {
   processTicks,
   progress,
   run,
+  runBench,
   serverConfig,
   shopCopy,
   skiff,
   TICKS_PER_SECOND,
-  writeSection,
 } from "./lib/platform.mjs";
 
 const TARGET_CPU_US = 60;
@@ -442,13 +441,4 @@ function report({ results, reference, threads }, machine) {
   return `${lines.join("\n")}\n`;
 }
 
-const command = `node bench/edge-overhead.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
-try {
-  const results = await main();
-  const markdown = report(results, await machineLine(server, command));
-  process.stdout.write(markdown);
-  if (options.write) writeSection("bench/edge-overhead", markdown);
-} catch (error) {
-  process.stderr.write(`bench/edge-overhead: ${error.stack ?? error.message}\n`);
-  process.exitCode = interrupt.interrupted ? 130 : 1;
-}
+await runBench("edge-overhead", { server, options, interrupt }, main, report);

@@ -39,11 +39,11 @@ import {
   cpuBusy,
   destroyApp,
   dockerClient,
-  machineLine,
   median,
   onInterrupt,
   percent,
   progress,
+  runBench,
   runTimeline,
   seconds,
   serverConfig,
@@ -52,7 +52,6 @@ import {
   skiff,
   tail,
   titleOf,
-  writeSection,
 } from "./lib/platform.mjs";
 
 const TARGET_RATIO = 1.1;
@@ -381,13 +380,9 @@ async function main() {
   return results;
 }
 
-const command = `node bench/push-to-live.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
-try {
-  const variants = await main();
-  const { markdown } = report(variants, await machineLine(server, command));
-  process.stdout.write(markdown);
-  if (options.write) writeSection("bench/push-to-live", markdown);
-} catch (error) {
-  process.stderr.write(`bench/push-to-live: ${error.stack ?? error.message}\n`);
-  process.exitCode = interrupt.interrupted ? 130 : 1;
-}
+await runBench(
+  "push-to-live",
+  { server, options, interrupt },
+  main,
+  (variants, machine) => report(variants, machine).markdown,
+);

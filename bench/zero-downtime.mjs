@@ -33,11 +33,11 @@ import {
   destroyApp,
   dockerClient,
   haproxyStat,
-  machineLine,
   machineTicks,
   onInterrupt,
   percent,
   progress,
+  runBench,
   runTimeline,
   serverConfig,
   setTitle,
@@ -45,7 +45,6 @@ import {
   skiff,
   tail,
   titleOf,
-  writeSection,
 } from "./lib/platform.mjs";
 
 const CONNECTIONS = 8;
@@ -332,13 +331,4 @@ function firstSeen(result, phase) {
   return hit ? hit.t + hit.ms - phase.start : undefined;
 }
 
-const command = `node bench/zero-downtime.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
-try {
-  const measured = await main();
-  const markdown = report(measured, await machineLine(server, command));
-  process.stdout.write(markdown);
-  if (options.write) writeSection("bench/zero-downtime", markdown);
-} catch (error) {
-  process.stderr.write(`bench/zero-downtime: ${error.stack ?? error.message}\n`);
-  process.exitCode = interrupt.interrupted ? 130 : 1;
-}
+await runBench("zero-downtime", { server, options, interrupt }, main, report);

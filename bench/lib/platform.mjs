@@ -444,6 +444,26 @@ export async function machineLine(server, command) {
   );
 }
 
+/**
+ * A bench's last step: `measure()`, then `report(measured, machineLine)`'s
+ * markdown on stdout, and with --write in docs/BENCHMARKS.md between the
+ * bench's markers. A failure is printed and sets exit code 1 (130 after
+ * Ctrl-C).
+ */
+export async function runBench(name, { server, options, interrupt }, measure, report) {
+  const args = process.argv.slice(2);
+  const command = `node bench/${name}.mjs${args.length ? ` ${args.join(" ")}` : ""}`;
+  try {
+    const measured = await measure();
+    const markdown = report(measured, await machineLine(server, command));
+    process.stdout.write(markdown);
+    if (options.write) writeSection(`bench/${name}`, markdown);
+  } catch (error) {
+    process.stderr.write(`bench/${name}: ${error.stack ?? error.message}\n`);
+    process.exitCode = interrupt.interrupted ? 130 : 1;
+  }
+}
+
 /** Puts `markdown` between `<!-- NAME results: start (written by --write) -->` and its end marker in docs/BENCHMARKS.md. */
 export function writeSection(name, markdown) {
   const start = `<!-- ${name} results: start (written by --write) -->`;
