@@ -1,16 +1,10 @@
 import { constants } from "node:fs";
-import {
-  type FileHandle,
-  lstat,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  realpath,
-} from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ValidationError } from "../errors.js";
+import { SourceTree } from "../source/tree.js";
+import { describeTreeEntry } from "../spec/tree.js";
 import { cleanPath, IgnoreMatcher, parseDockerignore, withBuildFilesKept } from "./dockerignore.js";
 import { endOfArchive, entryHeader, padding, type TarEntry } from "./tar.js";
 
@@ -78,12 +72,7 @@ export async function listBuildContext(
       "add the Dockerfile, or name it with build.dockerfile in compose.yaml (relative to the context)",
     );
   }
-  const ignoreText = await readFile(join(root, ".dockerignore"), "utf8").catch(
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return "";
-      throw error;
-    },
-  );
+  const ignoreText = readDockerignore(root);
   const matcher = new IgnoreMatcher(
     withBuildFilesKept([...(options.exclude ?? []), ...parseDockerignore(ignoreText)], dockerfile),
   );
@@ -105,6 +94,25 @@ export function contextRelativeDockerfile(dockerfile: string): string {
     );
   }
   return cleaned;
+}
+
+/**
+ * `.dockerignore`, read only when it is a file inside the context: the
+ * context may come from a pushed commit, whose links must never lead Skiff
+ * to read a host file (DESIGN.md, Trust).
+ */
+function readDockerignore(root: string): string {
+  const tree = new SourceTree(root);
+  const kind = tree.kind(".dockerignore");
+  if (kind === "missing") return "";
+  const text = kind === "file" ? tree.readText(".dockerignore") : undefined;
+  if (text === undefined) {
+    throw new ValidationError(
+      `build context: .dockerignore ${describeTreeEntry(kind, "a file")}`,
+      "make .dockerignore a small text file inside the build context",
+    );
+  }
+  return text;
 }
 
 async function resolveContextDir(contextDir: string): Promise<string> {

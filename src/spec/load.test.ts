@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests hold Compose interpolation syntax, written literally
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -56,7 +56,7 @@ describe("loadSpec", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors.map(formatProblem)).toEqual([
-      `compose.yaml no app spec found in ${dir}: add a compose.yaml (Skiff reads the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)`,
+      `compose.yaml no app spec at the root of the repository: add a compose.yaml (Skiff reads the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)`,
     ]);
   });
 
@@ -114,5 +114,68 @@ describe("loadSpec", () => {
     if (!fixed.ok) return;
     expect(fixed.spec.services.web?.environment).toEqual({ A: "1", B: "3" });
     expect(fixed.spec.services.worker?.environment).toEqual({ C: "4" });
+  });
+
+  describe("links out of the repository", () => {
+    // The host's secret sits beside the tree, as $SKIFF_HOME does beside the run's work directory.
+    const SECRET = "skiff_0123456789abcdef";
+    let tree: string;
+
+    beforeEach(() => {
+      writeFileSync(join(dir, "admin-token"), `${SECRET}\n`);
+      tree = join(dir, "repo");
+      mkdirSync(tree);
+    });
+
+    function problemsOf(result: ReturnType<typeof loadSpec>): string[] {
+      const all = [...(result.ok ? [] : result.errors), ...result.warnings].map(formatProblem);
+      for (const line of all) expect(line).not.toContain(SECRET);
+      return all;
+    }
+
+    it.each(["../admin-token", "an absolute path"])(
+      "refuses a compose.yaml linked to %s, without quoting it",
+      (target) => {
+        symlinkSync(
+          target === "an absolute path" ? join(dir, "admin-token") : target,
+          join(tree, "compose.yaml"),
+        );
+        writeFileSync(join(tree, "docker-compose.yml"), SPEC);
+        const result = loadSpec(tree);
+        expect(result.ok).toBe(false);
+        expect(problemsOf(result)).toContain(
+          "compose.yaml leads outside the repository (through a symbolic link or ..); Skiff reads only files inside the pushed tree, so commit the file itself instead of a link to it",
+        );
+      },
+    );
+
+    it("refuses a .env linked out of the tree", () => {
+      writeFileSync(join(tree, "compose.yaml"), "services:\n  web:\n    image: app:${TOKEN}\n");
+      symlinkSync("/proc/self/environ", join(tree, ".env"));
+      const result = loadSpec(tree);
+      expect(result.ok).toBe(false);
+      expect(problemsOf(result)[0]).toMatch(/^\.env leads outside the repository/);
+    });
+
+    it("never reads an env_file through a linked directory", () => {
+      symlinkSync("..", join(tree, "home"));
+      writeFileSync(
+        join(tree, "compose.yaml"),
+        "services:\n  web:\n    image: app\n    env_file: home/admin-token\n",
+      );
+      const result = loadSpec(tree);
+      expect(result.ok).toBe(false);
+      expect(problemsOf(result).join("\n")).toContain("services.web.env_file");
+    });
+
+    it("reads files through links that stay inside", () => {
+      mkdirSync(join(tree, "config"));
+      writeFileSync(join(tree, "config", "real.yaml"), SPEC);
+      writeFileSync(join(tree, "config", "web.env"), "A=1\n");
+      symlinkSync("config/real.yaml", join(tree, "compose.yaml"));
+      symlinkSync("config/web.env", join(tree, ".env"));
+      const result = loadSpec(tree);
+      expect(result.ok).toBe(true);
+    });
   });
 });

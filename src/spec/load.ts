@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join } from "node:path";
+import { SourceTree } from "../source/tree.js";
 import { parseDotEnv } from "./dotenv.js";
 import { parseSpec, type SpecResult } from "./parse.js";
 import type { SpecProblem } from "./problem.js";
+import { describeTreeEntry, TREE_TEXT_LIMIT_BYTES } from "./tree.js";
+import type { AppSpec } from "./types.js";
 
 /** The file names Compose looks for, in its order of precedence. */
 export const SPEC_FILE_NAMES = [
@@ -12,40 +14,45 @@ export const SPEC_FILE_NAMES = [
   "docker-compose.yml",
 ] as const;
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
+/** What findSpecFile saw: the spec file, the ones it shadows, and names that lead out of the tree. */
+export interface FoundSpecFile {
+  file: string;
+  ignored: string[];
 }
 
-/** Finds the spec file in `dir` by Compose's precedence; `file` and `ignored` are names relative to `dir`. */
-export function findSpecFile(dir: string): { file: string; ignored: string[] } | undefined {
-  const present = SPEC_FILE_NAMES.filter((name) => isFile(join(dir, name)));
+/**
+ * Finds the spec file in the tree by Compose's precedence; `file` and
+ * `ignored` are names relative to its root. A name that is a link leading
+ * outside the tree counts as present, so that loadSpec refuses it instead of
+ * quietly reading the next name.
+ */
+export function findSpecFile(dir: string | SourceTree): FoundSpecFile | undefined {
+  const tree = typeof dir === "string" ? new SourceTree(dir) : dir;
+  const present = SPEC_FILE_NAMES.filter((name) => {
+    const kind = tree.kind(name);
+    return kind === "file" || kind === "outside";
+  });
   const [file, ...ignored] = present;
   return file === undefined ? undefined : { file, ignored };
 }
 
 /**
- * Reads and parses the spec in `dir`. Variables come from `dir/.env`, with
- * `options.env` (the app's config) over them; env_file paths are read
- * relative to `dir` and may not leave it.
+ * Reads and parses the spec at the root of the tree in `dir`. Variables come
+ * from `.env`, with `options.env` (the app's config) over them. Every file is
+ * read through a SourceTree, so nothing a link in the tree points at outside
+ * it is ever opened.
  */
 export function loadSpec(dir: string, options: { env?: Record<string, string> } = {}): SpecResult {
-  const found = findSpecFile(dir);
+  const tree = new SourceTree(dir);
+  const found = findSpecFile(tree);
   if (!found) {
-    return {
-      ok: false,
-      errors: [
-        problem(
-          "error",
-          "compose.yaml",
-          `no app spec found in ${dir}: add a compose.yaml (Skiff reads the first of ${SPEC_FILE_NAMES.join(", ")})`,
-        ),
-      ],
-      warnings: [],
-    };
+    return failed([
+      problem(
+        "error",
+        "compose.yaml",
+        `no app spec at the root of the repository: add a compose.yaml (Skiff reads the first of ${SPEC_FILE_NAMES.join(", ")})`,
+      ),
+    ]);
   }
   const warnings = found.ignored.map((name) =>
     problem(
@@ -54,35 +61,83 @@ export function loadSpec(dir: string, options: { env?: Record<string, string> } 
       `ignored, because ${found.file} takes precedence (Compose reads only the first of ${SPEC_FILE_NAMES.join(", ")}); merge it into ${found.file} or delete it`,
     ),
   );
-  let text: string;
-  try {
-    text = readFileSync(join(dir, found.file), "utf8");
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    return {
-      ok: false,
-      errors: [problem("error", found.file, `cannot read the file: ${reason}`)],
-      warnings,
-    };
+  const text = readTreeText(tree, found.file);
+  if (typeof text !== "string") return failed([text], warnings);
+  let dotEnv: Record<string, string> = {};
+  if (tree.kind(".env") !== "missing") {
+    const dotEnvText = readTreeText(tree, ".env");
+    if (typeof dotEnvText !== "string") return failed([dotEnvText], warnings);
+    dotEnv = parseDotEnv(dotEnvText);
   }
-  const dotEnvPath = join(dir, ".env");
-  const dotEnv =
-    existsSync(dotEnvPath) && isFile(dotEnvPath)
-      ? parseDotEnv(readFileSync(dotEnvPath, "utf8"))
-      : {};
-  const root = resolve(dir);
   const result = parseSpec(text, {
     fileName: found.file,
     env: { ...dotEnv, ...options.env },
-    readFile: (relativePath) => {
-      const path = resolve(root, relativePath);
-      // The parser already refuses paths outside the repository; this guards the file system itself.
-      const rel = relative(root, path);
-      if (rel.startsWith("..") || isAbsolute(rel) || !isFile(path)) return undefined;
-      return readFileSync(path, "utf8");
-    },
+    readFile: (relativePath) => tree.readText(relativePath),
   });
-  return { ...result, warnings: [...warnings, ...result.warnings] };
+  const allWarnings = [...warnings, ...result.warnings];
+  if (!result.ok) return { ...result, warnings: allWarnings };
+  const pathErrors = buildPathProblems(tree, result.spec);
+  if (pathErrors.length > 0) return failed(pathErrors, allWarnings);
+  return { ...result, warnings: allWarnings };
+}
+
+/**
+ * Each build context must be a directory of the tree and hold its Dockerfile,
+ * both reached without leaving the tree: a context linked out of it
+ * (`home -> ../../..`) would send the host's files to the builder.
+ */
+function buildPathProblems(tree: SourceTree, spec: AppSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  for (const service of Object.values(spec.services)) {
+    if (!service.build) continue;
+    const { context, dockerfile } = service.build;
+    const contextKind = tree.kind(context);
+    const at = `services.${service.name}.build`;
+    if (contextKind !== "directory") {
+      problems.push(
+        located(
+          spec.file,
+          `${at}.context`,
+          `${JSON.stringify(context)} ${describeTreeEntry(contextKind, "a directory")}`,
+        ),
+      );
+      continue;
+    }
+    const dockerfileKind = tree.kind(join(context, dockerfile));
+    if (dockerfileKind !== "file") {
+      problems.push(
+        located(
+          spec.file,
+          `${at}.dockerfile`,
+          `${JSON.stringify(dockerfile)} in the context ${JSON.stringify(context)} ${describeTreeEntry(dockerfileKind, "a file")}`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+/** The text of a file of the tree, or the problem that says why it cannot be read (never its content). */
+function readTreeText(tree: SourceTree, name: string): string | SpecProblem {
+  const kind = tree.kind(name);
+  if (kind !== "file") return problem("error", name, describeTreeEntry(kind, "a file"));
+  const text = tree.readText(name);
+  if (text === undefined) {
+    return problem(
+      "error",
+      name,
+      `is larger than ${TREE_TEXT_LIMIT_BYTES / 1024 / 1024} MB; an app spec or .env file is never that big`,
+    );
+  }
+  return text;
+}
+
+function failed(errors: SpecProblem[], warnings: SpecProblem[] = []): SpecResult {
+  return { ok: false, errors, warnings };
+}
+
+function located(file: string, path: string, message: string): SpecProblem {
+  return { severity: "error", file, line: 0, column: 0, path, message };
 }
 
 function problem(severity: SpecProblem["severity"], file: string, message: string): SpecProblem {

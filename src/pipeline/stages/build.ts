@@ -1,12 +1,12 @@
-import { join } from "node:path";
 import { buildImage } from "../../build/build-image.js";
 import type { BuildEvent, BuildStep } from "../../build/steps.js";
 import { LABELS } from "../../docker/engine.js";
+import { SourceTree } from "../../source/tree.js";
 import type { RunStore } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
 import { imageTags, serviceRepository } from "./naming.js";
-import { type ReuseDeps, reusableImage, serviceBuildKey } from "./reuse.js";
+import { buildContextDir, type ReuseDeps, reusableImage, serviceBuildKey } from "./reuse.js";
 
 /** Services of one release built at once; more only queue on the daemon and slow each other. */
 const BUILD_PARALLELISM = 2;
@@ -87,7 +87,7 @@ export async function buildServices(
       const result = await buildImage(
         deps.docker,
         {
-          contextDir: join(ctx.sourceDir, source.context),
+          contextDir: buildContextDir(new SourceTree(ctx.sourceDir), service.name, source),
           dockerfile: source.dockerfile,
           ...(source.target ? { target: source.target } : {}),
           args: source.args,

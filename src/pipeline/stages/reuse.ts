@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { buildInputsDigest } from "../../build/build-inputs.js";
 import { baseImagesOf } from "../../build/dockerfile-bases.js";
 import type { RegistryClient } from "../../registry/client.js";
 import { repositoryOf } from "../../registry/push.js";
+import { SourceTree } from "../../source/tree.js";
 import type { PlanService } from "../../spec/index.js";
 import type { ReleaseRecord } from "../../state/runs.js";
 
@@ -34,13 +34,10 @@ export async function serviceBuildKey(
 ): Promise<{ key: string } | { unknown: string }> {
   const source = service.source;
   if (source.type !== "build") return { unknown: "not built by Skiff" };
-  const contextDir = join(sourceDir, source.context);
-  let dockerfileText: string;
-  try {
-    dockerfileText = await readFile(join(contextDir, source.dockerfile), "utf8");
-  } catch {
-    return { unknown: `cannot read ${source.dockerfile}` };
-  }
+  const tree = new SourceTree(sourceDir);
+  const contextDir = buildContextDir(tree, service.name, source);
+  const dockerfileText = tree.readText(join(source.context, source.dockerfile));
+  if (dockerfileText === undefined) return { unknown: `cannot read ${source.dockerfile}` };
   const images = baseImagesOf(dockerfileText, source.args);
   if (images === undefined) return { unknown: "a FROM line names its image through a variable" };
   const bases: { image: string; resolvedTo: string }[] = [];
@@ -57,6 +54,19 @@ export async function serviceBuildKey(
     bases,
   });
   return { key };
+}
+
+/**
+ * The real path of a service's build context inside the pushed tree. Throws
+ * a ValidationError when the context leads outside it (a link such as
+ * `home -> ../../..`): the build would otherwise send host files to the builder.
+ */
+export function buildContextDir(
+  tree: SourceTree,
+  service: string,
+  source: { context: string },
+): string {
+  return tree.directory(source.context, `services.${service}.build.context`);
 }
 
 /**
