@@ -64,6 +64,52 @@ export async function ensureImage(
   return id;
 }
 
+/**
+ * Pulls `reference` (`name[:tag]` or `name@digest`) through the Engine API
+ * and answers the local image id, or what the daemon said when it could not.
+ * A name without tag or digest is pulled as `:latest`: `POST /images/create`
+ * with an empty tag would pull every tag of the repository (Engine API 1.41,
+ * ImageCreate: "If tag is empty when pulling an image, this causes all tags
+ * for the given image to be pulled").
+ */
+export async function pullReference(
+  docker: Docker,
+  request: { reference: string; auth?: RegistryCredentials; signal?: AbortSignal },
+): Promise<{ id: string } | { failure: string }> {
+  const { name, tag } = splitReference(request.reference);
+  let failure: string | undefined;
+  try {
+    const response = await openEngineStream(docker, {
+      method: "POST",
+      path: "/images/create",
+      query: { fromImage: name, tag },
+      headers: { "X-Registry-Auth": registryAuthHeader(request.auth).reveal() },
+      action: `pull ${request.reference}`,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    for await (const message of engineMessages(response)) failure ??= messageError(message);
+  } catch (error) {
+    request.signal?.throwIfAborted();
+    if (error instanceof EngineRequestError) failure = error.daemonMessage;
+    else throw error;
+  }
+  request.signal?.throwIfAborted();
+  if (failure !== undefined) return { failure };
+  const id = await imageId(docker, tag.startsWith("sha256:") ? `${name}@${tag}` : `${name}:${tag}`);
+  return id === undefined ? { failure: "the daemon finished but does not have the image" } : { id };
+}
+
+/** `host/repo:tag` → name and tag; `repo@sha256:…` → name and digest; no tag → `latest`. */
+export function splitReference(reference: string): { name: string; tag: string } {
+  const at = reference.indexOf("@");
+  if (at >= 0) return { name: reference.slice(0, at), tag: reference.slice(at + 1) };
+  const colon = reference.lastIndexOf(":");
+  if (colon > reference.lastIndexOf("/")) {
+    return { name: reference.slice(0, colon), tag: reference.slice(colon + 1) };
+  }
+  return { name: reference, tag: "latest" };
+}
+
 async function imageId(docker: Docker, reference: string): Promise<string | undefined> {
   try {
     return (await docker.getImage(reference).inspect()).Id;

@@ -1,10 +1,12 @@
 import { buildImage } from "../../build/build-image.js";
 import type { BuildEvent, BuildStep } from "../../build/steps.js";
 import { LABELS } from "../../docker/engine.js";
+import type { RegistryCredentials } from "../../registry/client.js";
 import { SourceTree } from "../../source/tree.js";
 import type { RunStore } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
+import { prepareImageService } from "./image-services.js";
 import { imageTags, serviceRepository } from "./naming.js";
 import { buildContextDir, type ReuseDeps, reusableImage, serviceBuildKey } from "./reuse.js";
 
@@ -25,23 +27,29 @@ export function stepLine(step: BuildStep): string | undefined {
 }
 
 /**
- * Builds every service with a `build:` section through BuildKit, at most
+ * Readies every service's image: a service that runs a given `image:` is
+ * copied into the release (image-services.ts); every service with a
+ * `build:` section is built through BuildKit, at most
  * BUILD_PARALLELISM at once. Each uses the same service's image from the
  * app's previous published release as a cache source, so a builder with an
  * empty cache still reuses unchanged layers (their metadata travels inside
  * the image, written because every build sets BUILDKIT_INLINE_CACHE=1).
  */
 export async function buildServices(
-  deps: ReuseDeps & { runs: RunStore },
+  deps: ReuseDeps & { runs: RunStore; auth?: RegistryCredentials },
   ctx: RunContext,
 ): Promise<BuiltImage[]> {
   const toBuild = ctx.plan.services.filter((s) => s.source.type === "build");
-  if (toBuild.length === 0) {
-    ctx.log("no service has a build: section; nothing to build");
-    return [];
-  }
   const previous = deps.runs.latestPublishedRelease(ctx.app);
   const tags = imageTags(ctx.releaseNumber, ctx.commit);
+  const given: BuiltImage[] = [];
+  for (const service of ctx.plan.services.filter((s) => s.source.type === "image")) {
+    given.push(await prepareImageService(deps, ctx, service, previous, tags));
+  }
+  if (toBuild.length === 0) {
+    ctx.log("no service has a build: section; nothing to build");
+    return given;
+  }
   const queue = [...toBuild];
   const built: BuiltImage[] = [];
   const failures: StageFailure[] = [];
@@ -140,5 +148,5 @@ export async function buildServices(
   if (ctx.signal.aborted) throw ctx.signal.reason;
   if (failures[0]) throw failures[0];
   // Keep the plan's order, whatever order the builds finished in.
-  return toBuild.flatMap((s) => built.filter((b) => b.service === s.name));
+  return [...toBuild.flatMap((s) => built.filter((b) => b.service === s.name)), ...given];
 }

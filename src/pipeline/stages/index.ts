@@ -34,7 +34,13 @@ export function createStageRunners(deps: {
     loadSpec: (app, sourceDir, log) => loadRunSpec(app, sourceDir, log),
     build: (ctx) =>
       buildServices(
-        { docker: deps.docker, registry: deps.registry, registryAddress, runs: deps.runs },
+        {
+          docker: deps.docker,
+          registry: deps.registry,
+          registryAddress,
+          runs: deps.runs,
+          ...(auth ? { auth } : {}),
+        },
         ctx,
       ),
     test: (ctx, images) =>

@@ -11,8 +11,9 @@ import { StageFailure } from "../pipeline.js";
  * registry's own answer to a manifest HEAD. Images are published at once,
  * each pushed by the Docker Engine under its first tag; its other tags are
  * put in the registry by digest (no second push through the daemon).
- * Services that run a given `image:` are recorded by the image's id, so a
- * release names exactly what it runs. A registry that is down fails the
+ * Services that run a given `image:` come as images too: the build stage
+ * tagged them into the app's repository (image-services.ts), so each is
+ * pushed and pinned by digest like a built one. A registry that is down fails the
  * stage with which registry and why; nothing running changes.
  */
 export async function publishImages(
@@ -31,21 +32,7 @@ export async function publishImages(
   );
   const failed = outcomes.find((o) => o.status === "rejected");
   if (failed) throw failed.reason;
-  const released = outcomes.map((o) => (o as PromiseFulfilledResult<ReleaseImage>).value);
-  for (const service of ctx.plan.services) {
-    if (service.source.type !== "image") continue;
-    const ref = service.source.image;
-    try {
-      const inspected = await deps.docker.getImage(ref).inspect();
-      released.push({ service: service.name, image: ref, digest: inspected.Id });
-      ctx.log(`${ref} is ${inspected.Id} (not built by Skiff)`, service.name);
-    } catch {
-      throw new StageFailure(`${service.name}: image ${ref} is not on this Docker host`, [
-        `hint: build or load it here first (docker load, or skiff bases:build for a base image), or push it to the registry and name it there`,
-      ]);
-    }
-  }
-  return released;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<ReleaseImage>).value);
 }
 
 /** Pushes a built image under its first tag, then tags it by digest in the registry for the others. */
