@@ -446,6 +446,70 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
     );
     expect(readFileSync(join(dir, "haproxy.cfg"), "utf8")).not.toContain("app_docs__web");
   }, 30_000);
+
+  it("tells the app the client's address, scheme and Host, whatever X-Forwarded-* the client forged", async () => {
+    // The app: echoes every X-Forwarded-* header it received, each with all its occurrences.
+    const echo = http.createServer((request, response) => {
+      const forwarded = Object.entries(request.headersDistinct).filter(([name]) =>
+        name.startsWith("x-forwarded-"),
+      );
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify(Object.fromEntries(forwarded)));
+    });
+    const echoPort = await freePort();
+    await new Promise<void>((resolve) => echo.listen(echoPort, "127.0.0.1", resolve));
+    const backend = backendName("echo", "web");
+    try {
+      await router.setApp("echo", {
+        backends: [
+          {
+            name: backend,
+            healthPath: "/healthz",
+            healthHost: "echo.localhost",
+            servers: [{ name: "r1-1", port: echoPort }],
+          },
+        ],
+        domains: { "echo.localhost": backend },
+      });
+      // From 127.0.0.2, so the address the app sees is the client's, not a constant.
+      const seen = await new Promise<unknown>((resolve, reject) => {
+        const request = http.request(
+          {
+            host: "127.0.0.1",
+            port: edgePort,
+            localAddress: "127.0.0.2",
+            path: "/",
+            agent: false,
+            timeout: 5000,
+            headers: {
+              host: "Echo.localhost:8080",
+              "x-forwarded-for": ["6.6.6.6", "7.7.7.7"],
+              "x-forwarded-proto": "https",
+              "x-forwarded-host": "bank.example",
+            },
+          },
+          (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (body += chunk));
+            response.on("end", () => resolve(JSON.parse(body)));
+          },
+        );
+        request.on("timeout", () => request.destroy(new Error("timed out")));
+        request.on("error", reject);
+        request.end();
+      });
+      expect(seen).toEqual({
+        "x-forwarded-for": ["127.0.0.2"],
+        "x-forwarded-proto": ["http"],
+        "x-forwarded-host": ["Echo.localhost:8080"],
+      });
+    } finally {
+      await router.removeApp("echo");
+      echo.closeAllConnections();
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  }, 30_000);
 });
 
 /** Alive and not a zombie. */

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlanService } from "../spec/index.js";
 import { httpUnhealthy } from "./http-health-watch.js";
@@ -72,5 +72,19 @@ describe("httpUnhealthy", () => {
     ];
     expect(await httpUnhealthy(plan, replicas)).toEqual(new Set());
     expect(statuses).toHaveLength(20);
+  });
+
+  it("does not replace a replica whose server ends header lines in LF only, as HAProxy serves it", async () => {
+    // busybox httpd's CGI answers look like this; Node's default parser refuses them.
+    const raw = createTcpServer((socket) =>
+      socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\n\nok\n")),
+    );
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    try {
+      const hostPort = (raw.address() as AddressInfo).port;
+      expect(await httpUnhealthy(plan, [replica("a", "web", { hostPort })])).toEqual(new Set());
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
   });
 });

@@ -51,6 +51,23 @@ describe("renderEdgeConfig", () => {
     expect(config).toContain("file /srv/skiff/edge/not-found.html");
   });
 
+  it("tells apps who asked, replacing the X-Forwarded-* headers a client sent", () => {
+    const frontend = config.slice(
+      config.indexOf("frontend skiff_http"),
+      config.indexOf("frontend skiff_stats"),
+    );
+    expect(frontend).toContain(`    bind :8080
+    # Tell the app who asked, replacing whatever the client sent in these headers.
+    http-request set-header X-Forwarded-For %[src]
+    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header X-Real-IP %[src]
+    http-request del-header Forwarded
+    # Route by the Host header`);
+    // add-header and option forwardfor would keep the client's value beside Skiff's.
+    expect(config).not.toMatch(/add-header X-Forwarded|option forwardfor/);
+  });
+
   it("has no app backend while no app is deployed", () => {
     expect(config.endsWith("file /srv/skiff/edge/not-found.html\n")).toBe(true);
   });

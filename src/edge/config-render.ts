@@ -50,7 +50,7 @@ defaults
 
 frontend skiff_http
     bind :${input.httpPort}
-    # Route by the Host header without its port, case-insensitively.
+${FORWARDED_HEADERS}    # Route by the Host header without its port, case-insensitively.
     http-request set-var(txn.skiff_host) req.hdr(host),field(1,:),lower
     use_backend %[var(txn.skiff_host),map(${input.domainMapFile})]
     default_backend skiff_not_found
@@ -66,6 +66,37 @@ backend skiff_not_found
     http-request return status 404 content-type "text/html; charset=utf-8" file ${input.notFoundPageFile}
 ${input.backends.length > 0 ? BACKENDS_NOTE : ""}${input.backends.map(renderBackend).join("")}`;
 }
+
+/**
+ * What the edge tells an app about who asked, for every frontend that routes
+ * to apps. Each rule REPLACES what the client sent: `http-request set-header`
+ * "does the same as add-header except that the header name is first removed
+ * if it existed. This is useful when passing security information to the
+ * server, where the header must not be manipulated by external users"
+ * (HAProxy 2.6 configuration manual, 4.2 "http-request set-header"). `option
+ * forwardfor` is not used: it appends after the client's own header and leaves
+ * it to the app to read "the last occurrence" (same manual, "option
+ * forwardfor"), which apps reading the first value get wrong.
+ * - X-Forwarded-For: `src`, the TCP peer's address (no PROXY protocol here).
+ * - X-Forwarded-Proto: from `ssl_fc`, true when the connection came in on a
+ *   `bind ... ssl` line; the `iif` converter is the manual's own example. No
+ *   frontend terminates TLS yet, so today it is always http; an HTTPS bind
+ *   (in this frontend or another using these rules) says https by itself.
+ * - X-Forwarded-Host: `req.hdr(host)`, the Host value that routed the request
+ *   (the same fetch the routing rule reads, port and case as the client sent
+ *   them). A request without a Host never reaches an app: the map lookup fails
+ *   and it gets the 404 backend.
+ * - X-Real-IP (nginx's name for the same fact) is set too, and a client's
+ *   RFC 7239 `Forwarded` is dropped: an app reading either would otherwise
+ *   trust what the client wrote.
+ */
+export const FORWARDED_HEADERS = `    # Tell the app who asked, replacing whatever the client sent in these headers.
+    http-request set-header X-Forwarded-For %[src]
+    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header X-Real-IP %[src]
+    http-request del-header Forwarded
+`;
 
 /**
  * Health-check and connection settings of every server, in the file and in
