@@ -64,7 +64,7 @@ describe("skiff spec:check and spec:schema", () => {
         "services:",
         "  web:",
         "    build: .",
-        "    ports: ['80:3000']",
+        "    logging: { driver: syslog }",
         "    deploy:",
         "      replicas: two",
         "    x-skiff:",
@@ -75,7 +75,7 @@ describe("skiff spec:check and spec:schema", () => {
     const result = await skiffOffline(["spec:check", app]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toContain("warning: docker-compose.yml:4:5 services.web.ports:");
+    expect(result.stderr).toContain("warning: docker-compose.yml:4:5 services.web.logging:");
     expect(result.stderr).toContain(
       'error: docker-compose.yml:6:17 services.web.deploy.replicas: must be a whole number ≥ 0 (got "two")',
     );

@@ -42,6 +42,8 @@ const SKIFF_LABELS = {
 const LOGS = { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } };
 const NETWORK = { EndpointsConfig: { "skiff-shop": { Aliases: ["web"] } } };
 const RESTART = { Name: "unless-stopped" };
+/** Skiff's default limits, which every replica gets when its spec sets none (DESIGN.md, Trust). */
+const LIMITS = { Memory: 1024 * 1024 * 1024, PidsLimit: 1024 };
 
 interface Case {
   name: string;
@@ -60,7 +62,7 @@ const cases: Case[] = [
       Env: [],
       Labels: SKIFF_LABELS,
       StopTimeout: 10,
-      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", LogConfig: LOGS },
+      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", ...LIMITS, LogConfig: LOGS },
       NetworkingConfig: NETWORK,
     },
   },
@@ -89,7 +91,7 @@ const cases: Case[] = [
       WorkingDir: "/srv/app",
       Labels: SKIFF_LABELS,
       StopTimeout: 3,
-      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", LogConfig: LOGS },
+      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", ...LIMITS, LogConfig: LOGS },
       NetworkingConfig: NETWORK,
     },
   },
@@ -133,6 +135,7 @@ const cases: Case[] = [
         NetworkMode: "skiff-shop",
         PortBindings: { "3000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] },
         Memory: 256 * 1024 * 1024,
+        PidsLimit: 1024,
         NanoCpus: 500_000_000,
         LogConfig: LOGS,
       },
@@ -180,6 +183,7 @@ const cases: Case[] = [
       HostConfig: {
         RestartPolicy: RESTART,
         NetworkMode: "skiff-shop",
+        ...LIMITS,
         Mounts: [
           {
             Type: "volume",
@@ -233,7 +237,7 @@ const cases: Case[] = [
         Retries: 3,
         StartPeriod: 0,
       },
-      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", LogConfig: LOGS },
+      HostConfig: { RestartPolicy: RESTART, NetworkMode: "skiff-shop", ...LIMITS, LogConfig: LOGS },
       NetworkingConfig: NETWORK,
     },
   },
@@ -268,12 +272,137 @@ const cases: Case[] = [
         RestartPolicy: RESTART,
         NetworkMode: "skiff-shop",
         PortBindings: { "4000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        ...LIMITS,
+        LogConfig: LOGS,
+      },
+      NetworkingConfig: NETWORK,
+    },
+  },
+  {
+    name: "runtime settings of the spec: restart, init, stop signal, read-only root, tmpfs, dropped capabilities, no-new-privileges, shm, ulimits, pids, hostname, aliases",
+    service: service({
+      container: {
+        environment: {},
+        labels: {},
+        limits: { pids: 64, memoryBytes: 64 * 1024 * 1024 },
+        stopGracePeriodMs: 10_000,
+        volumes: [],
+        restart: { policy: "on-failure", maxRetries: 5 },
+        init: true,
+        stopSignal: "SIGQUIT",
+        readOnly: true,
+        tmpfs: { "/tmp": "size=65536,mode=1777", "/run": "" },
+        capDrop: ["ALL"],
+        noNewPrivileges: true,
+        shmSizeBytes: 256 * 1024 * 1024,
+        ulimits: [{ name: "nofile", soft: 1024, hard: 65536 }],
+        hostname: "mail.example.com",
+        aliases: ["database", "db.internal"],
+      },
+    }),
+    expected: {
+      name: "skiff-shop-web-r7-2-abc123",
+      Image: "registry/shop/web:r7",
+      Env: [],
+      Labels: SKIFF_LABELS,
+      StopTimeout: 10,
+      StopSignal: "SIGQUIT",
+      Hostname: "mail.example.com",
+      HostConfig: {
+        RestartPolicy: { Name: "on-failure", MaximumRetryCount: 5 },
+        NetworkMode: "skiff-shop",
+        Memory: 64 * 1024 * 1024,
+        PidsLimit: 64,
+        Init: true,
+        ReadonlyRootfs: true,
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        ShmSize: 256 * 1024 * 1024,
+        Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 65536 }],
+        Tmpfs: { "/tmp": "size=65536,mode=1777", "/run": "" },
+        LogConfig: LOGS,
+      },
+      NetworkingConfig: {
+        EndpointsConfig: { "skiff-shop": { Aliases: ["web", "database", "db.internal"] } },
+      },
+    },
+  },
+  {
+    name: "anonymous volumes: a fresh volume per replica (no source), next to the named ones",
+    service: service({
+      kind: "stateful",
+      container: {
+        environment: {},
+        labels: {},
+        limits: {},
+        stopGracePeriodMs: 10_000,
+        volumes: [{ source: "data", target: "/data", readOnly: false }],
+        ephemeralVolumes: ["/app/node_modules"],
+      },
+    }),
+    expected: {
+      name: "skiff-shop-web-r7-2-abc123",
+      Image: "registry/shop/web:r7",
+      Env: [],
+      Labels: SKIFF_LABELS,
+      StopTimeout: 10,
+      HostConfig: {
+        RestartPolicy: RESTART,
+        NetworkMode: "skiff-shop",
+        ...LIMITS,
+        Mounts: [
+          {
+            Type: "volume",
+            Source: "skiff-shop_data",
+            Target: "/data",
+            ReadOnly: false,
+            VolumeOptions: {
+              NoCopy: false,
+              Labels: { "skiff.app": "shop" },
+              DriverConfig: { Name: "local", Options: {} },
+            },
+          },
+          {
+            Type: "volume",
+            Source: "",
+            Target: "/app/node_modules",
+            ReadOnly: false,
+            VolumeOptions: {
+              NoCopy: false,
+              Labels: { "skiff.app": "shop" },
+              DriverConfig: { Name: "local", Options: {} },
+            },
+          },
+        ],
         LogConfig: LOGS,
       },
       NetworkingConfig: NETWORK,
     },
   },
 ];
+
+/** The restart policy Docker gets for each of the spec's. */
+const restartCases: [PlanService["container"]["restart"], Record<string, unknown>][] = [
+  [undefined, { Name: "unless-stopped" }],
+  // always would bring back, at the daemon's next start, replicas Skiff stopped on purpose.
+  [{ policy: "always" }, { Name: "unless-stopped" }],
+  [{ policy: "unless-stopped" }, { Name: "unless-stopped" }],
+  [{ policy: "no" }, { Name: "no" }],
+  [{ policy: "on-failure" }, { Name: "on-failure" }],
+  [
+    { policy: "on-failure", maxRetries: 3 },
+    { Name: "on-failure", MaximumRetryCount: 3 },
+  ],
+];
+
+describe("restart policies", () => {
+  it.each(restartCases)("%j → %j", (restart, expected) => {
+    const s = service();
+    if (restart) s.container.restart = restart;
+    const options = toContainerCreateOptions({ identity, service: s, image: "i", name: "n" });
+    expect(options.HostConfig?.RestartPolicy).toEqual(expected);
+  });
+});
 
 describe("toContainerCreateOptions", () => {
   it.each(cases)("$name", (c) => {
@@ -294,6 +423,32 @@ describe("toContainerCreateOptions", () => {
     s.container.labels = { "skiff.release": "999", keep: "me" };
     const options = toContainerCreateOptions({ identity, service: s, image: "i", name: "n" });
     expect(options.Labels).toEqual({ keep: "me", ...SKIFF_LABELS });
+  });
+
+  it("never grants privileges, added capabilities, devices or host namespaces, whatever the plan holds", () => {
+    for (const c of cases) {
+      const host = toContainerCreateOptions({
+        identity,
+        service: c.service,
+        image: "i",
+        name: "n",
+      }).HostConfig;
+      for (const key of [
+        "Privileged",
+        "CapAdd",
+        "Devices",
+        "PidMode",
+        "IpcMode",
+        "UsernsMode",
+        "UTSMode",
+        "Binds",
+      ]) {
+        expect(host, `${c.name}: ${key}`).not.toHaveProperty(key);
+      }
+      expect(host?.NetworkMode).toBe("skiff-shop");
+      expect(host?.Memory, c.name).toBeGreaterThan(0);
+      expect(host?.PidsLimit, c.name).toBeGreaterThan(0);
+    }
   });
 
   it("never publishes on all interfaces", () => {

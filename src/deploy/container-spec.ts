@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { appNetworkName, LABELS } from "../docker/engine.js";
-import type { PlanHealth, PlanService } from "../spec/index.js";
+import { DEFAULT_LIMITS, type PlanHealth, type PlanService } from "../spec/index.js";
 
 /** The label holding a replica's container port, so the reconciler and the edge find it without the plan. */
 export const PORT_LABEL = "skiff.port";
@@ -52,6 +52,40 @@ export const CONTAINER_LOG_CONFIG = {
 
 const NS_PER_MS = 1_000_000;
 
+/**
+ * Docker's restart policy for the plan's. Absent, and for `always`:
+ * unless-stopped. Docker restarts a crashed replica and brings replicas back
+ * after a daemon or host restart, so the data plane keeps serving while
+ * Skiff is down; a replica Skiff stopped on purpose (an old release after a
+ * switch) stays stopped, which `always` would undo at the daemon's next
+ * start. A crash loop shows as a growing RestartCount, which the health wait
+ * watches.
+ */
+function restartPolicy(restart: PlanService["container"]["restart"]) {
+  if (restart === undefined || restart.policy === "always" || restart.policy === "unless-stopped") {
+    return { Name: "unless-stopped" };
+  }
+  if (restart.policy === "on-failure" && restart.maxRetries !== undefined) {
+    return { Name: "on-failure", MaximumRetryCount: restart.maxRetries };
+  }
+  return { Name: restart.policy };
+}
+
+/** The anonymous volumes' mounts: an empty Source, so Docker makes a fresh volume for the container (as `--mount type=volume,target=…`). */
+function ephemeralMounts(targets: readonly string[], app: string) {
+  return targets.map((target) => ({
+    Type: "volume" as const,
+    Source: "",
+    Target: target,
+    ReadOnly: false,
+    VolumeOptions: {
+      NoCopy: false,
+      Labels: { [LABELS.app]: app },
+      DriverConfig: { Name: "local", Options: {} },
+    },
+  }));
+}
+
 /** The create request for one replica of `service`, running `image` on the app network. */
 export function toContainerCreateOptions(input: {
   identity: ReplicaIdentity;
@@ -85,40 +119,56 @@ export function toContainerCreateOptions(input: {
     },
     // Docker's StopTimeout is whole seconds; round up so the grace period is never cut short.
     StopTimeout: Math.ceil(c.stopGracePeriodMs / 1000),
+    ...(c.stopSignal !== undefined && { StopSignal: c.stopSignal }),
+    ...(c.hostname !== undefined && { Hostname: c.hostname }),
     ...(port && { ExposedPorts: { [port]: {} } }),
     ...(service.health.type === "docker" && { Healthcheck: toHealthConfig(service.health) }),
     HostConfig: {
-      // unless-stopped: Docker restarts a crashed replica, and brings replicas back after a
-      // daemon or host restart, so the data plane keeps serving while Skiff is down. A replica
-      // Skiff stopped on purpose (an old release after a switch) stays stopped. A crash loop
-      // shows as a growing RestartCount, which the health wait watches.
-      RestartPolicy: { Name: "unless-stopped" },
+      RestartPolicy: restartPolicy(c.restart),
       NetworkMode: network,
       // Every service with a port publishes it, web or not: Skiff's HTTP health check and the edge
       // reach containers through 127.0.0.1 only. An empty HostPort lets Docker pick a free port, so
       // replicas of two releases never fight over one.
       ...(port && { PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] } }),
-      ...(c.limits.memoryBytes !== undefined && { Memory: c.limits.memoryBytes }),
+      // Defaults when the spec sets none (DESIGN.md, Trust); see DEFAULT_LIMITS.
+      Memory: c.limits.memoryBytes ?? DEFAULT_LIMITS.memoryBytes,
+      PidsLimit: c.limits.pids ?? DEFAULT_LIMITS.pids,
       ...(c.limits.cpus !== undefined && { NanoCpus: Math.round(c.limits.cpus * 1e9) }),
-      ...(c.volumes.length > 0 && {
-        Mounts: c.volumes.map((v) => ({
-          Type: "volume" as const,
-          Source: appVolumeName(identity.app, v.source, instance),
-          Target: v.target,
-          ReadOnly: v.readOnly,
-          // Used only when the volume does not exist yet, so that even then it carries the app
-          // label; NoCopy and the driver are Docker's defaults.
-          VolumeOptions: {
-            NoCopy: false,
-            Labels: { [LABELS.app]: identity.app },
-            DriverConfig: { Name: "local", Options: {} },
-          },
-        })),
+      ...(c.init !== undefined && { Init: c.init }),
+      ...(c.readOnly !== undefined && { ReadonlyRootfs: c.readOnly }),
+      ...(c.capDrop && c.capDrop.length > 0 && { CapDrop: [...c.capDrop] }),
+      ...(c.noNewPrivileges && { SecurityOpt: ["no-new-privileges"] }),
+      ...(c.shmSizeBytes !== undefined && { ShmSize: c.shmSizeBytes }),
+      ...(c.ulimits &&
+        c.ulimits.length > 0 && {
+          Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+        }),
+      ...(c.tmpfs && Object.keys(c.tmpfs).length > 0 && { Tmpfs: { ...c.tmpfs } }),
+      ...((c.volumes.length > 0 || (c.ephemeralVolumes?.length ?? 0) > 0) && {
+        Mounts: [
+          ...c.volumes.map((v) => ({
+            Type: "volume" as const,
+            Source: appVolumeName(identity.app, v.source, instance),
+            Target: v.target,
+            ReadOnly: v.readOnly,
+            // Used only when the volume does not exist yet, so that even then it carries the app
+            // label; NoCopy and the driver are Docker's defaults.
+            VolumeOptions: {
+              NoCopy: false,
+              Labels: { [LABELS.app]: identity.app },
+              DriverConfig: { Name: "local", Options: {} },
+            },
+          })),
+          ...ephemeralMounts(c.ephemeralVolumes ?? [], identity.app),
+        ],
       }),
       LogConfig: { Type: CONTAINER_LOG_CONFIG.Type, Config: { ...CONTAINER_LOG_CONFIG.Config } },
     },
-    // The service name as an alias on the app network: other services reach it by name, as in Compose.
-    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [identity.service] } } },
+    // The service name as an alias on the app network: other services reach it by name, as in
+    // Compose; the spec's network aliases are more names for the same service.
+    NetworkingConfig: {
+      EndpointsConfig: { [network]: { Aliases: [identity.service, ...(c.aliases ?? [])] } },
+    },
   };
 }
 

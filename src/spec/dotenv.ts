@@ -10,7 +10,23 @@ const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", '"': '"', "
 
 /** Parses the text of a `.env` or `env_file` file into variables; later assignments win. */
 export function parseDotEnv(text: string): Record<string, string> {
+  return readDotEnv(text).vars;
+}
+
+/** A line of an env file that is not an assignment: where it is and why, never its text (it may hold a secret). */
+export interface DotEnvProblem {
+  line: number;
+  message: string;
+}
+
+/** Parses an env file into variables, and says which lines were skipped and why, quoting no value. */
+export function readDotEnv(text: string): {
+  vars: Record<string, string>;
+  problems: DotEnvProblem[];
+} {
   const vars: Record<string, string> = {};
+  const problems: DotEnvProblem[] = [];
+  const lineOf = (offset: number) => src.slice(0, offset).split("\n").length;
   const src = text.replace(/\r\n?/g, "\n");
   let i = 0;
   while (i < src.length) {
@@ -18,10 +34,19 @@ export function parseDotEnv(text: string): Record<string, string> {
     const line = src.slice(i, eol);
     const trimmed = line.trimStart();
     const eq = trimmed.indexOf("=");
-    if (trimmed === "" || trimmed.startsWith("#") || eq < 0) {
+    if (trimmed === "" || trimmed.startsWith("#")) {
       i = eol + 1;
       continue;
     }
+    if (eq < 0) {
+      problems.push({
+        line: lineOf(i),
+        message: "is not a KEY=VALUE assignment, so it is skipped",
+      });
+      i = eol + 1;
+      continue;
+    }
+    const lineNumber = lineOf(i);
     const key = trimmed
       .slice(0, eq)
       .replace(/^export\s+/, "")
@@ -49,8 +74,16 @@ export function parseDotEnv(text: string): Record<string, string> {
       i = eol + 1;
     }
     if (KEY.test(key)) vars[key] = value;
+    else {
+      // The text before = may be anything (a pasted secret); only a plausible name is shown.
+      const shown = /^[\w.-]{1,64}$/.test(key) ? ` ${JSON.stringify(key)}` : "";
+      problems.push({
+        line: lineNumber,
+        message: `the name before =${shown} is not a variable name (letters, digits, _ . -, not starting with a digit), so the line is skipped`,
+      });
+    }
   }
-  return vars;
+  return { vars, problems };
 }
 
 function indexOrEnd(s: string, needle: string, from: number): number {

@@ -17,11 +17,6 @@ export interface VolumeMount {
   readOnly: boolean;
 }
 
-/** Why bind mounts are refused, and what to do instead. */
-export const BIND_MOUNT_REFUSED =
-  "bind mounts are not supported: a release runs from its image and named volumes, so that it can run on any host. " +
-  "Mount a named volume declared under the top-level volumes: key (e.g. data:/data), or COPY the files into the image";
-
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Checks a volume name the way Docker does (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`). */
@@ -31,47 +26,11 @@ export function checkVolumeName(name: string): string | undefined {
     : `volume names may hold letters, digits, _ . and -, and must start with a letter or digit (got ${JSON.stringify(name)})`;
 }
 
-/** Parses `name:/path[:ro|rw]`, refusing bind mounts and anonymous volumes with what to do instead. */
-export function parseVolumeShort(text: string): Parsed<VolumeMount> {
-  const parts = text.split(":");
-  const source = parts[0] ?? "";
-  if (parts.length === 1) return { ok: false, message: anonymousVolume(source) };
-  if (isHostPath(source)) return { ok: false, message: BIND_MOUNT_REFUSED };
-  if (parts.length > 3) {
-    return {
-      ok: false,
-      message: `must be VOLUME:/container/path or VOLUME:/container/path:ro (got ${JSON.stringify(text)})`,
-    };
-  }
-  const target = parts[1] ?? "";
-  const mode = parts[2];
-  const bad = checkVolumeName(source) ?? checkTarget(target);
-  if (bad) return { ok: false, message: bad };
-  if (mode !== undefined && mode !== "ro" && mode !== "rw") {
-    return {
-      ok: false,
-      message: `the mode after the last : must be ro or rw (got ${JSON.stringify(mode)})`,
-    };
-  }
-  return { ok: true, value: { source, target, readOnly: mode === "ro" } };
-}
-
-/** Message for a volume without a name: Docker would create a fresh one per container, losing data on every release. */
-export function anonymousVolume(target: string): string {
-  return `anonymous volume ${JSON.stringify(target)}: its data would be lost with every new release. Name it (e.g. data:${target}) and declare the name under the top-level volumes: key`;
-}
-
 /** Checks a mount target: an absolute container path. */
 export function checkTarget(target: string): string | undefined {
   return target.startsWith("/")
     ? undefined
     : `the container path must be absolute, like /data (got ${JSON.stringify(target)})`;
-}
-
-// Compose treats a source as a host path when it looks like one: relative
-// (`.`), absolute (`/`), home (`~`) or a Windows drive.
-function isHostPath(source: string): boolean {
-  return /^[./~]/.test(source) || /^[A-Za-z]:[\\/]/.test(source) || source.includes("/");
 }
 
 /** Parses an `expose:` entry (`3000`, `3000/udp`, `8000-8002`) into `port/protocol` strings. */
@@ -112,23 +71,34 @@ export function isHostname(text: string): boolean {
   return HOSTNAME.test(text);
 }
 
-const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// A service name is a host name on the app network and a path component of
+// its image's repository name (`APP/SERVICE` in the registry), so it must be
+// both: lowercase letters and digits, separated by `-` (any number), `_` or
+// `__`, as the distribution spec's path-component grammar allows.
+const SERVICE_NAME = /^[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*$/;
 
-/** Whether `name` is a DNS label, as a service name must be: it is the service's hostname on the app network. */
-export function isDnsLabel(name: string): boolean {
-  return DNS_LABEL.test(name);
+/** Whether `name` may name a service: a host name on the app network and a registry path component. */
+export function isServiceName(name: string): boolean {
+  return name.length <= 63 && SERVICE_NAME.test(name);
 }
 
-/** A DNS label close to `name`, to suggest in the error. */
-export function toDnsLabel(name: string): string {
+/** A valid service name close to `name`, to suggest in the error. */
+export function toServiceName(name: string): string {
   return (
     name
       .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, "-")
-      .replace(/^-+|-+$/g, "")
+      .replace(/[^a-z0-9_-]+/g, "-")
+      .replace(/_{3,}/g, "__")
+      .replace(/[-_]*_[-_]*/g, (m) => (m.includes("-") ? "-" : m))
+      .replace(/^[-_]+|[-_]+$/g, "")
       .slice(0, 63)
-      .replace(/-+$/, "") || "web"
+      .replace(/[-_]+$/, "") || "web"
   );
+}
+
+/** The DNS label for a service in a host name (`SERVICE.APP.localhost`): `_` is not valid there, so it becomes `-`. */
+export function serviceHostLabel(name: string): string {
+  return name.replace(/_+/g, "-");
 }
 
 /**

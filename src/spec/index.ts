@@ -10,14 +10,18 @@ export type {
   ContainerSettings,
   ImageSource,
   Plan,
+  PlanFile,
   PlanHealth,
   PlanService,
+  RestartSpec,
   Route,
   ServiceKind,
+  Ulimit,
 } from "./plan.js";
-export { toPlan } from "./plan.js";
+export { DEFAULT_LIMITS, toPlan } from "./plan.js";
 export { formatProblem, type SpecProblem } from "./problem.js";
 export { renderSpecReference } from "./reference.js";
+export type { SpecTree, TreeEntryKind } from "./tree.js";
 export type {
   AppSpec,
   AutoscaleSpec,
@@ -26,6 +30,7 @@ export type {
   DependencySpec,
   HealthcheckSpec,
   HttpHealthSpec,
+  PublishedPort,
   ResourceLimits,
   ServiceSpec,
   SkiffServiceSpec,

@@ -8,7 +8,7 @@
 import type { z } from "zod";
 import type { SourceMap } from "./locate.js";
 import type { ProblemList, SpecPath } from "./problem.js";
-import { ignoredKeysOf } from "./schema.js";
+import { ignoredKeysOf, refusedKeysOf } from "./schema.js";
 
 interface Def {
   type: string;
@@ -87,6 +87,7 @@ export function checkKeys(
   } else if (def.type === "object" && isMapping(value) && def.shape) {
     const shape = def.shape;
     const ignored = ignoredKeysOf(s) ?? {};
+    const refused = refusedKeysOf(s) ?? {};
     for (const key of Object.keys(value)) {
       const at = [...path, key];
       if (Object.hasOwn(shape, key)) {
@@ -94,7 +95,9 @@ export function checkKeys(
         continue;
       }
       delete value[key];
-      if (Object.hasOwn(ignored, key)) {
+      if (Object.hasOwn(refused, key)) {
+        problems.add("warning", map.keyAt(at), at, `\`${key}\` is never granted: ${refused[key]}`);
+      } else if (Object.hasOwn(ignored, key)) {
         const advice = ignored[key];
         problems.add(
           "warning",
@@ -114,7 +117,7 @@ export function checkKeys(
           "error",
           map.keyAt(at),
           at,
-          unknownKey(key, Object.keys(shape), Object.keys(ignored)),
+          unknownKey(key, Object.keys(shape), [...Object.keys(ignored), ...Object.keys(refused)]),
         );
       }
     }

@@ -61,7 +61,9 @@ describe("loadSpec", () => {
   });
 
   it("warns about the files it ignores", () => {
-    write({ "compose.yml": SPEC, "docker-compose.yml": SPEC });
+    // A routed service, so the only warning is about the files.
+    const web = `${SPEC}    ports: ["3000"]\n`;
+    write({ "compose.yml": web, "docker-compose.yml": web });
     const result = loadSpec(dir);
     expect(result.ok).toBe(true);
     expect(result.warnings.map(formatProblem)).toEqual([

@@ -72,7 +72,7 @@ export function loadSpec(dir: string, options: { env?: Record<string, string> } 
   const result = parseSpec(text, {
     fileName: found.file,
     env: { ...dotEnv, ...options.env },
-    readFile: (relativePath) => tree.readText(relativePath),
+    tree,
   });
   const allWarnings = [...warnings, ...result.warnings];
   if (!result.ok) return { ...result, warnings: allWarnings };

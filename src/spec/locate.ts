@@ -45,6 +45,32 @@ export class SourceMap {
     return this.keyAt(path.slice(0, -1));
   }
 
+  /**
+   * Gives every place under `from` (itself included) to the same path under
+   * `to`, where `to` has none: values a service took from the one it extends
+   * are reported where they are written.
+   */
+  copyMissing(from: SpecPath, to: SpecPath): void {
+    const prefix = pathId(from);
+    for (const [id, place] of [...this.#places]) {
+      if (id !== prefix && !id.startsWith(`${prefix}\u0000`)) continue;
+      const target = pathId(to) + id.slice(prefix.length);
+      if (!this.#places.has(target)) this.#places.set(target, { ...place });
+    }
+  }
+
+  /** Moves the places under `from` to `to` (replacing what `to` had), as when a list's items shift. */
+  move(from: SpecPath, to: SpecPath): void {
+    const prefix = pathId(from);
+    const moved: [string, Place][] = [];
+    for (const [id, place] of [...this.#places]) {
+      if (id !== prefix && !id.startsWith(`${prefix}\u0000`)) continue;
+      this.#places.delete(id);
+      moved.push([pathId(to) + id.slice(prefix.length), place]);
+    }
+    for (const [id, place] of moved) this.#places.set(id, place);
+  }
+
   /** Position of the key at `path` (or of the nearest enclosing key). */
   keyAt(path: SpecPath): Position {
     for (let n = path.length; n > 0; n--) {
@@ -91,6 +117,16 @@ export function readYaml(text: string, problems: ProblemList): YamlTree {
   };
   const map = new SourceMap({ line: 1, column: 1 });
   for (const e of doc.errors) {
+    if (e.code === "MULTIPLE_DOCS") {
+      const at = pos(e.pos[0]);
+      problems.add(
+        "error",
+        at,
+        [],
+        `the file holds more than one YAML document (the --- at line ${at.line} starts another), and Compose reads one: merge the documents into one mapping and remove the --- line`,
+      );
+      continue;
+    }
     problems.add("error", pos(e.pos[0]), [], `invalid YAML: ${firstLine(e.message)}`);
   }
   for (const w of doc.warnings) {
@@ -208,7 +244,17 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
   });
 }
 
+// The yaml library's messages may carry an excerpt of the file (the lines
+// around the error, a caret line) and quote the token they stopped at. An
+// error never shows more of a file than the offending token (DESIGN.md,
+// Trust), so only the first line is kept and a long quoted token is cut.
+const MAX_TOKEN_CHARS = 24;
+
 function firstLine(message: string): string {
-  const line = message.split("\n")[0] ?? message;
-  return line.replace(/ at line \d+, column \d+:?$/, "").trim();
+  const line = (message.split("\n")[0] ?? message)
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .trim();
+  return line.replace(/"([^"]*)"/g, (quoted, inner: string) =>
+    inner.length > MAX_TOKEN_CHARS ? `"${inner.slice(0, MAX_TOKEN_CHARS - 3)}..."` : quoted,
+  );
 }

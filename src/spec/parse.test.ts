@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests hold Compose interpolation syntax, written literally
 import { describe, expect, it } from "vitest";
+import { memoryTree } from "./memory-tree.js";
 import { parseSpec } from "./parse.js";
 import { formatProblem } from "./problem.js";
 import type { AppSpec, ServiceSpec } from "./types.js";
@@ -19,8 +20,11 @@ interface Case {
   name: string;
   yaml: string;
   env?: Record<string, string>;
-  /** Files readable through readFile (env_file), by path relative to the spec. */
+  /** Text files of the tree (env_file, secrets, binds), by path relative to the spec. */
   files?: Record<string, string>;
+  /** Directories of the tree, and paths that lead outside it. */
+  directories?: string[];
+  outside?: string[];
   /** Invalid specs: every error, formatted, in file order. */
   errors?: string[];
   /** Warnings, formatted; defaults to none. */
@@ -29,13 +33,20 @@ interface Case {
   services?: Record<string, Partial<ServiceSpec>>;
   /** Valid specs: top-level fields of the spec. */
   spec?: Partial<Pick<AppSpec, "volumes" | "tests">>;
+  /** The warning that nothing is routed is left out of `warnings` unless a case is about it. */
+  expectNoRoute?: boolean;
 }
 
+const NO_ROUTE =
+  'services: no service has an HTTP port to route, so nothing will be reachable from outside the app: give the web service ports: (e.g. ports: ["8080:3000"], the container port after the colon) or x-skiff.port: 3000, and the edge routes it at the app\'s domain';
+
 const EXAMPLE = "e.g. services: { web: { build: ., x-skiff: { port: 3000 } } }";
-const BIND =
-  "bind mounts are not supported: a release runs from its image and named volumes, so that it can run on any host. Mount a named volume declared under the top-level volumes: key (e.g. data:/data), or COPY the files into the image";
+const HOST_PATH =
+  "is a path on the host: Skiff never mounts host paths into a replica, because a release must run the same on any host and a commit must not reach the host's files. Keep the files in the repository and mount them read-only";
 const DNS =
-  "service names must be DNS labels (lowercase letters, digits and -, at most 63 characters, no - at either end), because a service's name is its hostname on the app network";
+  "service names may hold lowercase letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name";
+const AUTOSCALE =
+  "x-skiff.autoscale is accepted, but Skiff does not scale on CPU yet: the service runs deploy.replicas (default: autoscale.min) replicas; change the count with skiff scale";
 const STATEFUL =
   "a service with a named volume (data) is stateful: it runs as one container, because two must never write the same volume at once";
 
@@ -403,6 +414,10 @@ const cases: Case[] = [
         },
       },
     },
+    warnings: [
+      `compose.yaml:8:7 services.web.x-skiff.autoscale: ${AUTOSCALE}`,
+      "compose.yaml:9:7 services.web.x-skiff.budget: x-skiff.budget is accepted, but Skiff does not check images against it yet",
+    ],
   },
   {
     name: "x-skiff.health.stable_for: on a worker, and on a service whose checks are disabled",
@@ -563,32 +578,35 @@ const cases: Case[] = [
     },
   },
   {
-    name: "Compose keys Skiff does not honour: warnings with what to do instead",
+    name: "Compose keys Skiff does not honour: warnings with what to do instead, or why it never grants them",
     yaml: `
       version: "3.9"
       services:
         web:
           image: app
           ports: ["8080:3000"]
-          restart: always
+          logging: { driver: json-file }
           container_name: web1
           privileged: true
+          cap_add: [NET_ADMIN]
           deploy:
-            restart_policy: { condition: on-failure }
+            restart_policy: { condition: on-failure, delay: 5s }
           healthcheck: { test: [CMD, true], start_interval: 1s }
       networks:
-        default: {}
+        default: { driver: bridge }
     `,
-    services: { web: { image: "app" } },
+    services: {
+      web: { image: "app", skiff: { port: 3000, domains: [] }, restart: { policy: "on-failure" } },
+    },
     warnings: [
       "compose.yaml:1:1 version: `version` is a Compose key Skiff ignores: the version key is obsolete in Compose; remove it",
-      "compose.yaml:5:5 services.web.ports: `ports` is a Compose key Skiff ignores: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
-      "compose.yaml:6:5 services.web.restart: `restart` is a Compose key Skiff ignores: Skiff restarts failed replicas itself",
-      "compose.yaml:7:5 services.web.container_name: `container_name` is a Compose key Skiff ignores: Skiff names containers per release, so that two releases can run side by side",
-      "compose.yaml:8:5 services.web.privileged: `privileged` is a Compose key Skiff ignores",
-      "compose.yaml:10:7 services.web.deploy.restart_policy: `restart_policy` is a Compose key Skiff ignores: Skiff restarts failed replicas itself",
-      "compose.yaml:11:39 services.web.healthcheck.start_interval: `start_interval` is a Compose key Skiff ignores: it needs Docker Engine 25 (API 1.44); Skiff supports Engine 20.10 and later",
-      "compose.yaml:12:1 networks: `networks` is a Compose key Skiff ignores: each app gets its own network, on which services reach each other by name",
+      "compose.yaml:6:5 services.web.logging: `logging` is a Compose key Skiff ignores: Skiff collects container logs itself (skiff logs)",
+      "compose.yaml:7:5 services.web.container_name: `container_name` is a Compose key Skiff ignores: Skiff names each replica's container itself, because replicas (and two releases side by side) need their own names",
+      "compose.yaml:8:5 services.web.privileged: `privileged` is never granted: a privileged container is root on the host, so replicas never run privileged (DESIGN.md, Trust); the service runs without it",
+      "compose.yaml:9:5 services.web.cap_add: `cap_add` is never granted: replicas never get capabilities beyond Docker's default set (DESIGN.md, Trust); the service runs without them",
+      "compose.yaml:11:48 services.web.deploy.restart_policy.delay: `delay` is a Compose key Skiff ignores: Docker restarts with its own backoff",
+      "compose.yaml:12:39 services.web.healthcheck.start_interval: `start_interval` is a Compose key Skiff ignores: it needs Docker Engine 25 (API 1.44); Skiff supports Engine 20.10 and later",
+      "compose.yaml:14:14 networks.default.driver: `driver` is a Compose key Skiff ignores: the app network is a bridge network",
     ],
   },
   {
@@ -619,7 +637,7 @@ const cases: Case[] = [
     spec: { tests: [] },
   },
   {
-    name: "two services with ports and no domains: a warning, as neither gets the default domain",
+    name: "two services with ports and no domains: no warning, the plan gives each an address",
     yaml: `
       services:
         web:
@@ -630,10 +648,6 @@ const cases: Case[] = [
           x-skiff: { port: 4000 }
     `,
     services: { web: { skiff: { port: 3000, domains: [] } } },
-    warnings: [
-      "compose.yaml:4:22 services.web.x-skiff.port: web has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains",
-      "compose.yaml:7:22 services.admin.x-skiff.port: admin has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains",
-    ],
   },
 
   // -------------------------------------------------------------- invalid
@@ -744,7 +758,7 @@ const cases: Case[] = [
             strategy: canary
     `,
     errors: [
-      "compose.yaml:5:7 services.web.deploy.strategy: unknown key `strategy`; valid keys here: replicas, resources, update_config (keys starting with x- are ignored)",
+      "compose.yaml:5:7 services.web.deploy.strategy: unknown key `strategy`; valid keys here: replicas, restart_policy, resources, update_config (keys starting with x- are ignored)",
     ],
   },
   {
@@ -890,46 +904,168 @@ const cases: Case[] = [
     ],
   },
   {
-    name: "bind mounts are refused in every form",
+    name: "binds of the repository: files, overlays of the build context, data directories",
+    yaml: `
+      services:
+        web:
+          build: ./app
+          volumes:
+            - ./nginx.conf:/etc/nginx/nginx.conf:ro
+            - ./conf.d:/etc/nginx/conf.d:ro,z
+            - ./app:/var/www/html
+            - ./app/src:/var/www/html/src:cached
+            - ./data:/var/lib/mysql
+            - type: bind
+              source: ./html
+              target: /usr/share/nginx/html
+              bind: { selinux: Z, create_host_path: true }
+            - ./acme.json:/acme.json
+        db:
+          image: mariadb
+          volumes: ["./data:/var/lib/mysql:rw", "data:/backup"]
+      volumes:
+        data: {}
+    `,
+    files: { "nginx.conf": "x", "acme.json": "{}", "app/Dockerfile": "FROM x" },
+    directories: ["conf.d", "app/src", "html"],
+    warnings: [
+      "compose.yaml:7:9 services.web.volumes[2]: ./app is the build context of web, so the image already holds these files; the bind (a development overlay) is dropped",
+      "compose.yaml:8:9 services.web.volumes[3]: ./app/src is inside the build context of web, so the image already holds these files; the bind (a development overlay) is dropped",
+      'compose.yaml:9:9 services.web.volumes[4]: ./data is not in the repository, so it becomes the named volume "data-2", kept across releases; like any named volume it makes web stateful (one replica, replaced stop-first).',
+      `compose.yaml:10:9 services.web.volumes[5]: ./html is bound writable, so it becomes the named volume "html", kept across releases; like any named volume it makes web stateful (one replica, replaced stop-first). It starts with the image's files at that path, not the repository's; mount it read-only (:ro) to give the container the repository's files instead.`,
+      "compose.yaml:14:9 services.web.volumes[6]: ./acme.json is bound writable: each replica gets its own copy of the file from the commit, and what it writes there is lost with the replica. Add :ro, or keep data in a named volume",
+      'compose.yaml:17:15 services.db.volumes[0]: ./data is not in the repository, so it becomes the named volume "data-2", kept across releases; like any named volume it makes db stateful (one replica, replaced stop-first).',
+    ],
+    services: {
+      web: {
+        volumes: [
+          { source: "data-2", target: "/var/lib/mysql", readOnly: false },
+          { source: "html", target: "/usr/share/nginx/html", readOnly: false },
+        ],
+        files: [
+          {
+            origin: "bind",
+            name: "nginx.conf",
+            target: "/etc/nginx/nginx.conf",
+            source: { type: "tree", path: "nginx.conf", kind: "file" },
+          },
+          {
+            origin: "bind",
+            name: "conf.d",
+            target: "/etc/nginx/conf.d",
+            source: { type: "tree", path: "conf.d", kind: "directory" },
+          },
+          {
+            origin: "bind",
+            name: "acme.json",
+            target: "/acme.json",
+            source: { type: "tree", path: "acme.json", kind: "file" },
+          },
+        ],
+        update: { order: "stop-first", failureAction: "rollback" },
+      },
+      db: {
+        volumes: [
+          { source: "data-2", target: "/var/lib/mysql", readOnly: false },
+          { source: "data", target: "/backup", readOnly: false },
+        ],
+      },
+    },
+    spec: { volumes: ["data", "data-2", "html"] },
+  },
+  {
+    name: "host paths, the Docker socket, devices and links out of the tree are refused; time zone files are not mounted",
     yaml: `
       services:
         web:
           image: app
           volumes:
-            - ./data:/data
             - /srv/uploads:/uploads:ro
             - ~/cache:/cache
+            - /var/run/docker.sock:/var/run/docker.sock:ro
             - type: bind
-              source: ./static
-              target: /static
+              source: /run/docker.sock
+              target: /docker.sock
+            - /dev/dri:/dev/dri
+            - /etc/localtime:/etc/localtime:ro
+            - ./secrets:/secrets:ro
+            - ../shared:/shared
+        pipe:
+          image: app
+          volumes: [{ type: npipe, source: x, target: /pipe }]
     `,
+    outside: ["secrets"],
+    warnings: [
+      "compose.yaml:12:9 services.web.volumes[5]: /etc/localtime of the host is not mounted: Skiff never mounts host files into a replica, so the container keeps its image's time zone (usually UTC); set the TZ environment variable instead (e.g. TZ: Europe/Berlin)",
+    ],
     errors: [
-      `compose.yaml:5:9 services.web.volumes[0]: ${BIND}`,
-      `compose.yaml:6:9 services.web.volumes[1]: ${BIND}`,
-      `compose.yaml:7:9 services.web.volumes[2]: ${BIND}`,
-      `compose.yaml:8:15 services.web.volumes[3].type: ${BIND}`,
+      `compose.yaml:5:9 services.web.volumes[0]: "/srv/uploads" ${HOST_PATH} (./path:/uploads:ro), or keep data in a named volume (NAME:/uploads, declared under the top-level volumes:)`,
+      `compose.yaml:6:9 services.web.volumes[1]: "~/cache" ${HOST_PATH} (./path:/cache:ro), or keep data in a named volume (NAME:/cache, declared under the top-level volumes:)`,
+      "compose.yaml:7:9 services.web.volumes[2]: the Docker socket is never mounted into a replica: with it the container could start a privileged container and so become root on the host (DESIGN.md, Trust). Skiff itself deploys and routes the app's services",
+      "compose.yaml:8:9 services.web.volumes[3]: the Docker socket is never mounted into a replica: with it the container could start a privileged container and so become root on the host (DESIGN.md, Trust). Skiff itself deploys and routes the app's services",
+      'compose.yaml:11:9 services.web.volumes[4]: "/dev/dri" is a host device: replicas never get devices of the host (DESIGN.md, Trust), so a release runs the same on any host',
+      'compose.yaml:13:9 services.web.volumes[6]: "secrets" resolves outside the repository (a symbolic link leads out of it); Skiff reads only files inside the pushed tree',
+      'compose.yaml:14:9 services.web.volumes[7]: must stay inside the repository; Skiff only has the pushed commit (got "../shared")',
+      "compose.yaml:17:23 services.pipe.volumes[0].type: type npipe cannot be mounted into a release: use volume (a named volume), bind (files of the repository) or tmpfs",
     ],
   },
   {
-    name: "anonymous, undeclared and badly written volumes",
+    name: "anonymous volumes are ephemeral; tmpfs in both forms; SELinux and nocopy modes",
+    yaml: `
+      services:
+        web:
+          build: .
+          volumes:
+            - /app/node_modules
+            - { type: volume, target: /cache }
+            - { type: tmpfs, target: /tmp, tmpfs: { size: 64m, mode: 1777 } }
+            - "cache:/data:nocopy,Z"
+            - type: volume
+              source: cache
+              target: /more
+              read_only: true
+              volume: { nocopy: true }
+          tmpfs: [/run, "/var/cache:size=1m"]
+      volumes:
+        cache: {}
+    `,
+    warnings: [
+      "compose.yaml:5:9 services.web.volumes[0]: anonymous volume /app/node_modules is ephemeral: each replica gets a fresh, empty one, removed with it, so nothing written there outlives the replica. Name it (e.g. data:/app/node_modules, declared under the top-level volumes:) to keep its data",
+      "compose.yaml:6:9 services.web.volumes[1]: anonymous volume /cache is ephemeral: each replica gets a fresh, empty one, removed with it, so nothing written there outlives the replica. Name it (e.g. data:/cache, declared under the top-level volumes:) to keep its data",
+    ],
+    services: {
+      web: {
+        ephemeralVolumes: ["/app/node_modules", "/cache"],
+        tmpfs: { "/tmp": "size=67108864,mode=1777", "/run": "", "/var/cache": "size=1m" },
+        volumes: [
+          { source: "cache", target: "/data", readOnly: false },
+          { source: "cache", target: "/more", readOnly: true },
+        ],
+      },
+    },
+  },
+  {
+    name: "badly written volumes",
     yaml: `
       services:
         db:
           image: postgres
           volumes:
-            - /var/lib/postgresql/data
             - pgdata:/var/lib/postgresql/data
             - logs:relative
-            - "cache:/cache:z"
-            - { type: tmpfs, target: /tmp }
+            - "cache:/cache:q"
+            - { type: volume, source: "bad name", target: /x }
+        web:
+          image: app
+          volumes: [pgdata:/data]
       volumes:
         cache: {}
     `,
     errors: [
-      'compose.yaml:5:9 services.db.volumes[0]: anonymous volume "/var/lib/postgresql/data": its data would be lost with every new release. Name it (e.g. data:/var/lib/postgresql/data) and declare the name under the top-level volumes: key',
-      'compose.yaml:7:9 services.db.volumes[2]: the container path must be absolute, like /data (got "relative")',
-      'compose.yaml:8:9 services.db.volumes[3]: the mode after the last : must be ro or rw (got "z")',
-      'compose.yaml:9:17 services.db.volumes[4].type: only named volumes (type: volume) are supported, so that a release can run on any host (got "tmpfs")',
+      'compose.yaml:6:9 services.db.volumes[1]: the container path must be absolute, like /data (got "relative")',
+      'compose.yaml:7:9 services.db.volumes[2]: the mode after the last : must be a comma list of ro, rw, z, Z, nocopy (got "q")',
+      'compose.yaml:8:33 services.db.volumes[3].source: volume names may hold letters, digits, _ . and -, and must start with a letter or digit (got "bad name")',
+      'compose.yaml:11:15 services.web.volumes[0]: volume "pgdata" is not declared; add `pgdata: {}` under the top-level volumes: key',
     ],
   },
   {
@@ -1006,7 +1142,7 @@ const cases: Case[] = [
           image: app
     `,
     errors: [
-      `compose.yaml:2:3 services.Web_1: ${DNS}; try "web-1"`,
+      `compose.yaml:2:3 services.Web_1: ${DNS}; try "web_1"`,
       `compose.yaml:4:3 services.-edge: ${DNS}; try "edge"`,
       `compose.yaml:6:3 services.a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit-x: ${DNS}; try "a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit"`,
     ],
@@ -1026,6 +1162,7 @@ const cases: Case[] = [
       volumes:
         data: {}
     `,
+    warnings: [`compose.yaml:9:7 services.db.x-skiff.autoscale: ${AUTOSCALE}`],
     errors: [
       `compose.yaml:6:17 services.db.deploy.replicas: ${STATEFUL} (got 3)`,
       `compose.yaml:7:31 services.db.deploy.update_config.order: ${STATEFUL}; use stop-first`,
@@ -1100,6 +1237,10 @@ const cases: Case[] = [
           deploy: { replicas: 9 }
           x-skiff: { autoscale: { max: 4 } }
     `,
+    warnings: [
+      `compose.yaml:4:16 services.web.x-skiff.autoscale: ${AUTOSCALE}`,
+      `compose.yaml:12:16 services.jobs.x-skiff.autoscale: ${AUTOSCALE}`,
+    ],
     errors: [
       "compose.yaml:4:34 services.web.x-skiff.autoscale.min: must not be greater than max (2) (got 5)",
       "compose.yaml:8:50 services.api.x-skiff.autoscale.cpu: must be a whole number from 1 to 100 (got 101)",
@@ -1325,7 +1466,7 @@ const cases: Case[] = [
       services:
         web:
           image: app
-          ports: ["80:80"]
+          logging: { driver: syslog }
           deploy: { replicas: many }
         api:
           depends_on: [nope]
@@ -1336,7 +1477,7 @@ const cases: Case[] = [
       'compose.yaml:7:18 services.api.depends_on[0]: "nope" is not a service in this file (services: web, api)',
     ],
     warnings: [
-      "compose.yaml:4:5 services.web.ports: `ports` is a Compose key Skiff ignores: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
+      "compose.yaml:4:5 services.web.logging: `logging` is a Compose key Skiff ignores: Skiff collects container logs itself (skiff logs)",
     ],
   },
   {
@@ -1351,6 +1492,278 @@ const cases: Case[] = [
     `,
     errors: [
       'compose.yaml:2:13 services.web.deploy.replicas: must be a whole number ≥ 0 (got "lots")',
+    ],
+  },
+  {
+    name: "ports: every Compose form; the first HTTP port is routed, the others say how to reach them",
+    yaml: `
+      services:
+        web:
+          image: app
+          ports:
+            - "5432:5432"
+            - "127.0.0.1:8080:3000/tcp"
+            - 9000
+            - target: 9001
+              published: "19001"
+              protocol: tcp
+              host_ip: 0.0.0.0
+              mode: host
+        bad:
+          image: app
+          ports: ["80:80:80:80", "70000", "8000-8002:9000-9001"]
+    `,
+    errors: [
+      'compose.yaml:15:13 services.bad.ports[0]: must be a port mapping like "8080:80", "127.0.0.1:8080:80/tcp", "80" or "8000-8002:8000-8002" (got "80:80:80:80")',
+      'compose.yaml:15:28 services.bad.ports[1]: must be a port mapping like "8080:80", "127.0.0.1:8080:80/tcp", "80" or "8000-8002:8000-8002" (got "70000")',
+      'compose.yaml:15:37 services.bad.ports[2]: must be a port mapping like "8080:80", "127.0.0.1:8080:80/tcp", "80" or "8000-8002:8000-8002" (got "8000-8002:9000-9001")',
+    ],
+    warnings: [
+      "compose.yaml:5:9 services.web.ports[0]: port 5432 is PostgreSQL's, not HTTP, so the edge does not route it; other services reach it as web:5432 on the app network, and nothing is published on the host",
+      "compose.yaml:7:9 services.web.ports[2]: port 9000 is not routed, as the edge routes one port per service (here 3000); other services reach it as web:9000 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+      "compose.yaml:8:9 services.web.ports[3]: port 9001 is not routed, as the edge routes one port per service (here 3000); other services reach it as web:9001 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+    ],
+  },
+  {
+    name: "ports: the routed port and the warnings for the others",
+    yaml: `
+      services:
+        web:
+          image: app
+          ports: ["5432:5432", "127.0.0.1:8080:3000/tcp", 9000, { target: 9001, published: 19001 }]
+    `,
+    services: {
+      web: {
+        skiff: { port: 3000, domains: [] },
+        ports: [
+          { target: 5432, protocol: "tcp", published: "5432" },
+          { target: 3000, protocol: "tcp", published: "8080" },
+          { target: 9000, protocol: "tcp" },
+          { target: 9001, protocol: "tcp", published: "19001" },
+        ],
+      },
+    },
+    warnings: [
+      "compose.yaml:4:13 services.web.ports[0]: port 5432 is PostgreSQL's, not HTTP, so the edge does not route it; other services reach it as web:5432 on the app network, and nothing is published on the host",
+      "compose.yaml:4:53 services.web.ports[2]: port 9000 is not routed, as the edge routes one port per service (here 3000); other services reach it as web:9000 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+      "compose.yaml:4:59 services.web.ports[3]: port 9001 is not routed, as the edge routes one port per service (here 3000); other services reach it as web:9001 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+    ],
+  },
+  {
+    name: "a spec with nothing to route says so, and how to fix it",
+    yaml: `
+      services:
+        db:
+          image: redis
+          ports: ["6379:6379"]
+    `,
+    expectNoRoute: true,
+    warnings: [
+      `compose.yaml:1:1 ${NO_ROUTE}`,
+      "compose.yaml:4:13 services.db.ports[0]: port 6379 is Redis's, not HTTP, so the edge does not route it; other services reach it as db:6379 on the app network, and nothing is published on the host",
+    ],
+  },
+  {
+    name: "runtime keys: restart forms, init, stop signal, ulimits, pids, security options",
+    yaml: `
+      services:
+        a:
+          image: app
+          restart: on-failure:5
+          init: true
+          stop_signal: SIGQUIT
+          ulimits: { nofile: 1024, nproc: { soft: 10, hard: 20 } }
+          pids_limit: -1
+          security_opt: [no-new-privileges:true, label:disable, "apparmor=docker-custom"]
+        b:
+          image: app
+          restart: unless-stopped
+          deploy: { resources: { limits: { pids: 50 } } }
+    `,
+    services: {
+      a: {
+        restart: { policy: "on-failure", maxRetries: 5 },
+        init: true,
+        stopSignal: "SIGQUIT",
+        ulimits: [
+          { name: "nofile", soft: 1024, hard: 1024 },
+          { name: "nproc", soft: 10, hard: 20 },
+        ],
+        noNewPrivileges: true,
+        limits: {},
+      },
+      b: { restart: { policy: "unless-stopped" }, limits: { pids: 50 } },
+    },
+    warnings: [
+      "compose.yaml:8:17 services.a.pids_limit: no pids limit is not granted: every replica has one, so one cannot exhaust the host's processes; Skiff's default applies. Set a number to allow more",
+      "compose.yaml:9:44 services.a.security_opt[1]: \"label:disable\" is never granted: it turns off part of the container's isolation (DESIGN.md, Trust); the replica runs with Docker's default profile",
+      'compose.yaml:9:59 services.a.security_opt[2]: "apparmor=docker-custom" is not applied: only no-new-privileges:true is; the replica runs with Docker\'s default seccomp and AppArmor profiles',
+    ],
+  },
+  {
+    name: "runtime keys: invalid values say what is valid",
+    yaml: `
+      services:
+        web:
+          image: app
+          restart: sometimes
+          ulimits: { files: 10, nofile: { soft: 20, hard: 10 } }
+          network_mode: host
+    `,
+    errors: [
+      'compose.yaml:4:14 services.web.restart: must be no, always, on-failure, on-failure:N or unless-stopped (got "sometimes")',
+      'compose.yaml:5:23 services.web.ulimits.files: must be one of core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack (got "files")',
+      "compose.yaml:6:19 services.web.network_mode: network_mode: host is refused: replicas never share the host's network namespace (DESIGN.md, Trust). Remove it, and publish the service's port with ports: (the edge routes it)",
+    ],
+  },
+  {
+    name: "extends: short and long form, mappings merged, lists appended, values replaced",
+    yaml: `
+      services:
+        base:
+          image: app
+          environment: [LOG=info, TZ=UTC]
+          ports: ["9000"]
+          command: base
+        web:
+          extends: base
+          environment: { LOG: debug }
+          ports: ["3000"]
+          command: web
+        worker:
+          extends: { service: web }
+    `,
+    services: {
+      web: {
+        image: "app",
+        environment: { LOG: "debug", TZ: "UTC" },
+        command: ["web"],
+        ports: [
+          { target: 9000, protocol: "tcp" },
+          { target: 3000, protocol: "tcp" },
+        ],
+      },
+      worker: { image: "app", command: ["web"], environment: { LOG: "debug", TZ: "UTC" } },
+    },
+    warnings: [
+      "compose.yaml:10:13 services.web.ports[1]: port 3000 is not routed, as the edge routes one port per service (here 9000); other services reach it as web:3000 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+      "compose.yaml:10:13 services.worker.ports[1]: port 3000 is not routed, as the edge routes one port per service (here 9000); other services reach it as worker:3000 on the app network, and nothing is published on the host; set x-skiff.port to route another",
+    ],
+  },
+  {
+    name: "extends: an unknown service, a cycle, another file",
+    yaml: `
+      services:
+        a:
+          extends: b
+          image: app
+        b:
+          extends: a
+          image: app
+        c:
+          extends: bsae
+          image: app
+        d:
+          extends: { service: x, file: other.yml }
+    `,
+    errors: [
+      "compose.yaml:6:14 services.b.extends: extends cycle: a → b → a; a service cannot extend itself, directly or not",
+      'compose.yaml:9:14 services.c.extends: "bsae" is not a service in this file (services: a, b, c, d)',
+      "compose.yaml:12:34 services.d.extends.file: extends from another file is not supported: Skiff reads only compose.yaml. Copy service x into this file and extend it here, or share the settings with a YAML anchor (x-common: &common, then <<: *common)",
+    ],
+  },
+  {
+    name: "secrets and configs: undeclared, missing, outside the repository, both sources",
+    yaml: `
+      services:
+        web:
+          image: app
+          secrets: [nope, key, linked]
+          configs: [{ source: conf, target: app.ini }]
+      secrets:
+        key: { file: ./key.txt }
+        linked: { file: ./link/key }
+      configs:
+        conf: { content: "x = 1" }
+    `,
+    outside: ["link"],
+    errors: [
+      'compose.yaml:4:15 services.web.secrets[0]: secret "nope" is not declared; add it under the top-level secrets: key, with file: or environment:',
+      'compose.yaml:7:16 secrets.key.file: "key.txt" is not in the repository; the path is relative to the directory of compose.yaml. Commit the file, or use environment: with a variable set by skiff config:set',
+      'compose.yaml:8:19 secrets.linked.file: "link/key" resolves outside the repository (a symbolic link leads out of it); Skiff reads only files inside the pushed tree',
+    ],
+  },
+  {
+    name: "a secret with two sources, or none",
+    yaml: `
+      services:
+        web:
+          image: app
+      secrets:
+        both: { file: ./a, environment: A }
+        none: {}
+    `,
+    errors: [
+      "compose.yaml:5:9 secrets.both: must have one of file, environment, not several",
+      "compose.yaml:6:9 secrets.none: needs file: or environment:: where the secret's value comes from",
+    ],
+  },
+  {
+    name: "service names may use underscores; networks a service joins must be declared",
+    yaml: `
+      services:
+        my_app:
+          image: app
+          networks: [front]
+        db__primary:
+          image: postgres
+          networks: { front: { aliases: [database, DB] } }
+      networks:
+        front:
+    `,
+    services: { db__primary: { aliases: ["database", "db"] } },
+  },
+  {
+    name: "a network a service joins must be declared",
+    yaml: `
+      services:
+        my_app:
+          image: app
+          networks: [front, back]
+      networks:
+        front:
+    `,
+    errors: [
+      'compose.yaml:4:23 services.my_app.networks[1]: network "back" is not declared; add `back: {}` under the top-level networks: key',
+    ],
+  },
+  {
+    name: "profiles: a service with profiles is not deployed, and dependencies on it are dropped",
+    yaml: `
+      services:
+        web:
+          image: app
+          depends_on: { debug: { condition: service_started } }
+        debug:
+          image: busybox
+          profiles: [debug]
+    `,
+    services: { web: { dependsOn: [] } },
+    warnings: [
+      "compose.yaml:4:19 services.web.depends_on.debug: debug is not deployed (it has profiles), so this dependency is dropped",
+      "compose.yaml:7:5 services.debug.profiles: debug is not deployed: it has profiles (debug), and like docker compose up without --profile, Skiff deploys only services without profiles. Remove profiles: to deploy it",
+    ],
+  },
+  {
+    name: "a YAML error shows the message and position, never more than a short token of the file",
+    yaml: `
+      - web
+      key: sk_live_aVeryLongSecretTokenThatMustNotBeEchoed
+    `,
+    errors: [
+      "compose.yaml:2:1 invalid YAML: Unexpected scalar at node end",
+      'compose.yaml:2:4 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"',
+      'compose.yaml:2:6 invalid YAML: Unexpected scalar token in YAML stream: "sk_live_aVeryLongSecr..."',
     ],
   },
   {
@@ -1384,9 +1797,16 @@ describe("parseSpec", () => {
     const result = parseSpec(yaml(c.yaml), {
       fileName: "compose.yaml",
       env: c.env ?? {},
-      readFile: (path) => (Object.hasOwn(files, path) ? files[path] : undefined),
+      tree: memoryTree({
+        files,
+        directories: c.directories ?? [],
+        outside: c.outside ?? [],
+      }),
     });
-    expect(result.warnings.map(formatProblem)).toEqual(c.warnings ?? []);
+    const warnings = result.warnings
+      .map(formatProblem)
+      .filter((w) => c.expectNoRoute || !w.endsWith(NO_ROUTE));
+    expect(warnings).toEqual(c.warnings ?? []);
     if (c.errors) {
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.errors.map(formatProblem)).toEqual(c.errors);

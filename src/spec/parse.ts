@@ -6,7 +6,9 @@
 import { interpolate } from "./interpolate.js";
 import { checkKeys, isMapping } from "./keys.js";
 import { readYaml, type SourceMap } from "./locate.js";
+import { volumeNameOf } from "./mounts.js";
 import { type NormaliseContext, normaliseService, type ServiceOrigins } from "./normalise.js";
+import { type Prepared, prepareServices } from "./prepare.js";
 import {
   byPosition,
   describeValue,
@@ -16,6 +18,7 @@ import {
 } from "./problem.js";
 import { checkRules } from "./rules.js";
 import { composeSchema, serviceSchema } from "./schema.js";
+import type { SpecTree } from "./tree.js";
 import type { AppSpec, ServiceSpec, TestSpec } from "./types.js";
 import { reportedId, validate } from "./validate.js";
 
@@ -30,9 +33,14 @@ export interface ParseOptions {
   fileName: string;
   /** Variables for interpolation and for `environment:` entries without a value. */
   env?: Record<string, string>;
-  /** Reads a file relative to the spec's directory (for env_file); undefined when it does not exist. */
-  readFile?: (relativePath: string) => string | undefined;
+  /**
+   * The pushed tree, confined to itself: env files, bound paths and secret
+   * files are looked up in it. Without one, every path is missing.
+   */
+  tree?: SpecTree;
 }
+
+const EMPTY_TREE: SpecTree = { kind: () => "missing", readText: () => undefined };
 
 const EXAMPLE = "services: { web: { build: ., x-skiff: { port: 3000 } } }";
 
@@ -41,9 +49,9 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
   const problems = new ProblemList(options.fileName);
   const env = options.env ?? {};
   const done = (spec?: AppSpec): SpecResult => {
-    const warnings = [...problems.warnings].sort(byPosition);
+    const warnings = sharedOnce(problems.warnings).sort(byPosition);
     if (problems.hasErrors || !spec) {
-      return { ok: false, errors: [...problems.errors].sort(byPosition), warnings };
+      return { ok: false, errors: sharedOnce(problems.errors).sort(byPosition), warnings };
     }
     return { ok: true, spec, warnings };
   };
@@ -64,17 +72,34 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
       "error",
       map.at([]),
       [],
-      `the file must be a mapping with a services: key (got ${describeValue(root)}), e.g. ${EXAMPLE}`,
+      // The file as a whole is never quoted: it may be nothing but a pasted token.
+      `the file must be a mapping with a services: key (got ${kindOf(root)}), e.g. ${EXAMPLE}`,
     );
     return done();
   }
 
+  const prepared: Prepared = isMapping(root.services)
+    ? prepareServices(root.services, map, problems)
+    : { extendsOf: new Map(), disabled: [], failed: new Set() };
   checkKeys(composeSchema, root, [], map, problems);
   const reported = interpolateTree(root, [], env, map, problems);
   const ctx = { map, problems, reported };
 
   const { services: rawServices, ...rest } = root;
   const top = validate(composeSchema.omit({ services: true }), rest, [], ctx);
+  const declaredVolumes = top ? Object.keys(top.volumes ?? {}) : undefined;
+  // Repository directories that become named volumes, by path, in the order first bound.
+  const derived = new Map<string, string>();
+  const volumeNameFor = (path: string) => {
+    const known = derived.get(path);
+    if (known) return known;
+    const taken = new Set([...(declaredVolumes ?? []), ...derived.values()]);
+    const base = volumeNameOf(path);
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+    derived.set(path, name);
+    return name;
+  };
 
   const names: string[] = [];
   const valid = new Map<string, { spec: ServiceSpec; origins: ServiceOrigins }>();
@@ -82,9 +107,12 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
   const normaliseCtx: NormaliseContext = {
     fileName: options.fileName,
     env,
+    tree: options.tree ?? EMPTY_TREE,
     map,
     problems,
-    ...(options.readFile && { readFile: options.readFile }),
+    ...(top && { top }),
+    volumeNameFor,
+    checked: new Set(),
   };
   if (rawServices === undefined) {
     problems.add(
@@ -107,26 +135,42 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
       "error",
       map.keyAt(["services"]),
       ["services"],
-      `must define at least one service, e.g. ${EXAMPLE}`,
+      prepared.disabled.length > 0
+        ? `every service has profiles (${prepared.disabled.join(", ")}), so there is nothing to deploy; remove profiles: from the services to deploy`
+        : `must define at least one service, e.g. ${EXAMPLE}`,
     );
   } else {
     for (const [name, raw] of Object.entries(rawServices)) {
       names.push(name);
       // `web:` with nothing under it is an empty service; the rules then say what it needs.
       const input = validate(serviceSchema, raw ?? {}, ["services", name], ctx);
-      if (input) valid.set(name, normaliseService(name, input, normaliseCtx));
-      else if (isMapping(raw) && raw.depends_on !== undefined) {
+      if (input) {
+        const normalised = normaliseService(name, input, normaliseCtx);
+        const base = prepared.extendsOf.get(name);
+        if (base !== undefined) normalised.origins.extends = base;
+        if (prepared.failed.has(name)) normalised.origins.extendsFailed = true;
+        valid.set(name, normalised);
+      } else if (isMapping(raw) && raw.depends_on !== undefined) {
         unvalidatedDependsOn.set(name, raw.depends_on);
       }
     }
   }
 
-  const volumes = top ? Object.keys(top.volumes ?? {}) : undefined;
+  const volumes = declaredVolumes ? [...declaredVolumes, ...derived.values()] : undefined;
   const tests = (top?.["x-skiff"]?.test ?? []).map((test, i) => ({
     test,
     path: ["x-skiff", "test", i] as SpecPath,
   }));
-  checkRules({ names, services: valid, volumes, tests, map, problems, unvalidatedDependsOn });
+  checkRules({
+    names,
+    services: valid,
+    volumes,
+    networks: top ? Object.keys(top.networks ?? {}) : undefined,
+    tests,
+    map,
+    problems,
+    unvalidatedDependsOn,
+  });
 
   if (!top || valid.size !== names.length || names.length === 0) return done();
   return done({
@@ -140,6 +184,40 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
         ...(test.cache === false ? { cache: false } : {}),
       }),
     ),
+  });
+}
+
+/** The kind of a value, never the value itself. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "string") return "a plain string";
+  if (typeof value === "number") return "a number";
+  if (typeof value === "boolean") return "true/false";
+  return describeValue(value);
+}
+
+/**
+ * One problem per mistake: a value shared through a YAML anchor is checked
+ * wherever an alias uses it, and each use reports the same message at the
+ * anchored text. Those become one problem, at the first path, naming each
+ * place that uses the value.
+ */
+function sharedOnce(problems: readonly SpecProblem[]): SpecProblem[] {
+  const groups = new Map<string, SpecProblem[]>();
+  for (const p of problems) {
+    const id = `${p.line}:${p.column}:${p.message}`;
+    const group = groups.get(id);
+    if (group) group.push(p);
+    else groups.set(id, [p]);
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0] as SpecProblem;
+    const paths = [...new Set(group.map((p) => p.path))];
+    if (paths.length < 2) return first;
+    return {
+      ...first,
+      message: `${first.message} (this value is shared through a YAML anchor, and used at ${paths.join(", ")})`,
+    };
   });
 }
 

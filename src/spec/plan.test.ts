@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { memoryTree } from "./memory-tree.js";
 import { parseSpec } from "./parse.js";
 import { type Plan, type PlanHealth, type PlanService, toPlan } from "./plan.js";
 import { formatProblem } from "./problem.js";
-import type { AppSpec } from "./types.js";
+import type { AppSpec, ServiceSpec } from "./types.js";
 
 function spec(text: string, env: Record<string, string> = {}): AppSpec {
   const result = parseSpec(text, { fileName: "compose.yaml", env });
@@ -156,25 +157,165 @@ services:
     expect(byName(plan, "worker")?.routes).toEqual([]);
   });
 
-  it("with several services with a port, only those with domains are routed", () => {
+  it("services with a port and no domains share out the app's addresses: the front door gets APP.localhost", () => {
     const plan = toPlan(
       spec(`
 services:
+  api:
+    build: .
+    ports: ["8000:8000"]
   web:
     build: .
-    x-skiff: { port: 3000, domains: [shop.example.com, www.shop.example.com] }
-  admin:
+    ports: ["80:3000"]
+  admin_ui:
+    image: adminer
+    ports: ["8080:8080"]
+  shop:
     build: .
-    x-skiff: { port: 4000 }
+    x-skiff: { port: 4000, domains: [shop.example.com] }
+  db:
+    image: postgres
+    ports: ["5432:5432"]
 `),
       "shop",
     );
-    expect(byName(plan, "web")?.routes).toEqual([
-      { domain: "shop.example.com", port: 3000 },
-      { domain: "www.shop.example.com", port: 3000 },
+    expect(plan.services.map((s) => [s.name, s.kind, s.routes])).toEqual([
+      ["api", "web", [{ domain: "api.shop.localhost", port: 8000 }]],
+      // Published on the host's port 80 in the Compose file: the app's front door.
+      ["web", "web", [{ domain: "shop.localhost", port: 3000 }]],
+      // An underscore is not valid in a host name.
+      ["admin_ui", "web", [{ domain: "admin-ui.shop.localhost", port: 8080 }]],
+      ["shop", "web", [{ domain: "shop.example.com", port: 4000 }]],
+      // PostgreSQL's port is not HTTP: not routed.
+      ["db", "worker", []],
     ]);
-    expect(byName(plan, "admin")?.routes).toEqual([]);
-    expect(byName(plan, "admin")?.kind).toBe("worker");
+  });
+
+  it("without a service on the host's port 80 or 443, the first with a port gets the default domain", () => {
+    const plan = toPlan(
+      spec(`
+services:
+  grafana:
+    image: grafana/grafana
+    ports: ["3000:3000"]
+  prometheus:
+    image: prom/prometheus
+    ports: ["9090:9090"]
+`),
+      "mon",
+    );
+    expect(byName(plan, "grafana")?.routes).toEqual([{ domain: "mon.localhost", port: 3000 }]);
+    expect(byName(plan, "prometheus")?.routes).toEqual([
+      { domain: "prometheus.mon.localhost", port: 9090 },
+    ]);
+  });
+
+  it("a spec stored before ports, files and runtime settings existed still plans", () => {
+    const stored = spec(`
+services:
+  web:
+    build: .
+    x-skiff: { port: 3000 }
+`);
+    const old: AppSpec = JSON.parse(JSON.stringify(stored));
+    const web = old.services.web as Partial<ServiceSpec>;
+    delete web.ports;
+    const plan = toPlan(old, "shop");
+    expect(byName(plan, "web")?.routes).toEqual([{ domain: "shop.localhost", port: 3000 }]);
+    expect(byName(plan, "web")?.container).toEqual({
+      environment: {},
+      labels: {},
+      limits: {},
+      stopGracePeriodMs: 10_000,
+      volumes: [],
+      port: 3000,
+    });
+  });
+
+  it("files, ephemeral volumes and runtime settings reach the container settings", () => {
+    const result = parseSpec(
+      `
+services:
+  web:
+    build: .
+    ports: ["80"]
+    restart: on-failure:3
+    init: true
+    stop_signal: SIGQUIT
+    read_only: true
+    tmpfs: /run
+    cap_drop: [net_raw, CAP_MKNOD]
+    security_opt: ["no-new-privileges:true"]
+    shm_size: 128m
+    ulimits: { nofile: { soft: 1024, hard: 4096 }, nproc: 512 }
+    pids_limit: 200
+    mem_limit: 256m
+    hostname: web.internal
+    networks: { front: { aliases: [www] }, back: }
+    volumes: [/app/node_modules, "./nginx.conf:/etc/nginx/nginx.conf:ro"]
+    secrets: [db_password]
+    configs: [{ source: app, target: /etc/app.ini, mode: 0440, uid: "100" }]
+networks: { front: {}, back: {} }
+secrets:
+  db_password: { environment: DB_PASSWORD }
+configs:
+  app: { content: "debug = false" }
+`,
+      {
+        fileName: "compose.yaml",
+        env: { DB_PASSWORD: "x" },
+        tree: memoryTree({ files: { "nginx.conf": "", Dockerfile: "" } }),
+      },
+    );
+    if (!result.ok) throw new Error(result.errors.map(formatProblem).join("\n"));
+    const web = byName(toPlan(result.spec, "shop"), "web");
+    expect(web?.kind).toBe("web");
+    expect(web?.container).toEqual({
+      environment: {},
+      labels: {},
+      limits: { memoryBytes: 256 * 1024 * 1024, pids: 200 },
+      stopGracePeriodMs: 10_000,
+      volumes: [],
+      port: 80,
+      files: [
+        {
+          origin: "bind",
+          name: "nginx.conf",
+          target: "/etc/nginx/nginx.conf",
+          source: { type: "tree", path: "nginx.conf", kind: "file" },
+        },
+        {
+          origin: "secret",
+          name: "db_password",
+          target: "/run/secrets/db_password",
+          mode: 0o444,
+          source: { type: "environment", variable: "DB_PASSWORD" },
+        },
+        {
+          origin: "config",
+          name: "app",
+          target: "/etc/app.ini",
+          mode: 0o440,
+          uid: "100",
+          source: { type: "content", content: "debug = false" },
+        },
+      ],
+      ephemeralVolumes: ["/app/node_modules"],
+      tmpfs: { "/run": "" },
+      restart: { policy: "on-failure", maxRetries: 3 },
+      init: true,
+      stopSignal: "SIGQUIT",
+      readOnly: true,
+      capDrop: ["NET_RAW", "MKNOD"],
+      noNewPrivileges: true,
+      shmSizeBytes: 128 * 1024 * 1024,
+      ulimits: [
+        { name: "nofile", soft: 1024, hard: 4096 },
+        { name: "nproc", soft: 512, hard: 512 },
+      ],
+      hostname: "web.internal",
+      aliases: ["www"],
+    });
   });
 
   it("health: a Compose healthcheck wins over the default HTTP check; x-skiff.health wins over both", () => {

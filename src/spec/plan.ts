@@ -2,18 +2,34 @@
 // deployer does, per service. Pure data, so a test compares it by equality
 // and the deployer only has to carry it out.
 
+import { serviceHostLabel } from "./forms.js";
 import type {
   AppSpec,
   AutoscaleSpec,
   BudgetSpec,
   BuildSpec,
   DependencySpec,
+  PlanFile,
   ResourceLimits,
+  RestartSpec,
   ServiceSpec,
   TestSpec,
+  Ulimit,
   UpdateSpec,
   VolumeMount,
 } from "./types.js";
+
+export type { PlanFile, RestartSpec, Ulimit } from "./types.js";
+
+/**
+ * Limits every replica gets when its spec sets none (DESIGN.md, Trust: one
+ * replica must not take the host down). 1 GiB of memory holds what a
+ * service usually runs, MySQL 8 or a JVM with a 512 MiB heap included;
+ * 1024 processes and threads are far above what a service needs (a JVM runs
+ * a few hundred threads) and far below what exhausts a host (a fork bomb).
+ * The spec's own values override them.
+ */
+export const DEFAULT_LIMITS = { memoryBytes: 1024 * 1024 * 1024, pids: 1024 } as const;
 
 /** What Skiff deploys for one app. */
 export interface Plan {
@@ -103,6 +119,31 @@ export interface ContainerSettings {
   volumes: VolumeMount[];
   /** The container port the edge routes to, if any. */
   port?: number;
+  /** Files the release puts into each container (read-only binds of the repository, secrets, configs); absent: none. */
+  files?: PlanFile[];
+  /** Targets of anonymous volumes: a fresh volume per replica, removed with it. Absent: none. */
+  ephemeralVolumes?: string[];
+  /** tmpfs mounts: container path → Docker's option string (may be empty). Absent: none. */
+  tmpfs?: Record<string, string>;
+  /** Docker's restart policy; absent: unless-stopped. */
+  restart?: RestartSpec;
+  /** Run Docker's init as PID 1. */
+  init?: boolean;
+  /** Signal that stops the container; absent: the image's. */
+  stopSignal?: string;
+  /** Read-only root file system. */
+  readOnly?: boolean;
+  /** Capabilities dropped from Docker's default set. Never any added. */
+  capDrop?: string[];
+  /** Processes cannot gain privileges (no-new-privileges). */
+  noNewPrivileges?: boolean;
+  /** Size of /dev/shm in bytes; absent: Docker's 64 MiB. */
+  shmSizeBytes?: number;
+  ulimits?: Ulimit[];
+  /** The container's own host name; absent: Docker's (the container id). */
+  hostname?: string;
+  /** More names on the app network, besides the service name. */
+  aliases?: string[];
 }
 
 // Defaults of the Docker Engine and of x-skiff.health, written out so the plan is complete.
@@ -113,17 +154,32 @@ const DOCKER_STOP_GRACE_MS = 10_000;
 // (bad config, a missing variable) to exit and be restarted at least once.
 const RUNNING_STABLE_MS = 5_000;
 
-/** Resolves a valid spec into the deploy plan for the app named `appName`. */
+/**
+ * Resolves a valid spec into the deploy plan for the app named `appName`.
+ *
+ * Services with a port and no domains of their own share out the app's
+ * addresses: one takes the default domain `APP.localhost`, each other one
+ * `SERVICE.APP.localhost`. The default goes to the service published on the
+ * host's port 80 or 443 in the Compose file (the app's front door), else to
+ * the first in file order.
+ */
 export function toPlan(spec: AppSpec, appName: string): Plan {
   const all = Object.values(spec.services);
-  const withPort = all.filter((s) => s.skiff.port !== undefined);
-  // The default address is only unambiguous when one service can take it.
-  const defaultDomainFor = withPort.length === 1 ? withPort[0]?.name : undefined;
+  const taken = new Set(all.flatMap((s) => s.skiff.domains));
+  const unnamed = all.filter((s) => s.skiff.port !== undefined && s.skiff.domains.length === 0);
+  const front =
+    unnamed.find((s) =>
+      (s.ports ?? []).some((p) => p.published === "80" || p.published === "443"),
+    ) ?? unnamed[0];
+  const defaultDomains = new Map<string, string>();
+  for (const s of unnamed) {
+    const domain =
+      s === front ? `${appName}.localhost` : `${serviceHostLabel(s.name)}.${appName}.localhost`;
+    if (!taken.has(domain)) defaultDomains.set(s.name, domain);
+  }
   return {
     app: appName,
-    services: startOrder(all).map((s) =>
-      planService(s, s.name === defaultDomainFor ? `${appName}.localhost` : undefined),
-    ),
+    services: startOrder(all).map((s) => planService(s, defaultDomains.get(s.name))),
     tests: spec.tests.map((t) => ({ ...t })),
     volumes: [...spec.volumes],
   };
@@ -164,6 +220,19 @@ function planService(s: ServiceSpec, defaultDomain: string | undefined): PlanSer
       stopGracePeriodMs: s.stopGracePeriodMs ?? DOCKER_STOP_GRACE_MS,
       volumes: s.volumes.map((v) => ({ ...v })),
       ...(port !== undefined && { port }),
+      ...(s.files && { files: s.files.map((f) => ({ ...f, source: { ...f.source } })) }),
+      ...(s.ephemeralVolumes && { ephemeralVolumes: [...s.ephemeralVolumes] }),
+      ...(s.tmpfs && { tmpfs: { ...s.tmpfs } }),
+      ...(s.restart && { restart: { ...s.restart } }),
+      ...(s.init !== undefined && { init: s.init }),
+      ...(s.stopSignal !== undefined && { stopSignal: s.stopSignal }),
+      ...(s.readOnly !== undefined && { readOnly: s.readOnly }),
+      ...(s.capDrop && { capDrop: [...s.capDrop] }),
+      ...(s.noNewPrivileges && { noNewPrivileges: true }),
+      ...(s.shmSizeBytes !== undefined && { shmSizeBytes: s.shmSizeBytes }),
+      ...(s.ulimits && { ulimits: s.ulimits.map((u) => ({ ...u })) }),
+      ...(s.hostname !== undefined && { hostname: s.hostname }),
+      ...(s.aliases && { aliases: [...s.aliases] }),
     },
     ...(s.skiff.autoscale && { autoscale: { ...s.skiff.autoscale } }),
     ...(s.skiff.budget && { budget: { ...s.skiff.budget } }),

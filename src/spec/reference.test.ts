@@ -10,7 +10,7 @@ describe("renderSpecReference", () => {
 
   it("documents every x-skiff key with its type, default and description", () => {
     expect(text).toContain(
-      "| `port` | integer 1–65535 |  | Container port the edge routes HTTP traffic to. A service with a port and a route is a web service. |",
+      "| `port` | integer 1–65535 |  | Container port the edge routes HTTP traffic to; without it, the first HTTP port of ports:. A service with a port is a web service. |",
     );
     expect(text).toContain("| `path` | string | `/` |");
     expect(text).toContain("| `timeout` | duration | `30s` |");
@@ -61,10 +61,37 @@ describe("renderSpecReference", () => {
     ]) {
       expect(text).toContain(`| \`${key}\` |`);
     }
+    for (const key of [
+      "ports",
+      "restart",
+      "secrets",
+      "configs",
+      "networks",
+      "extends",
+      "profiles",
+      "ulimits",
+      "tmpfs",
+    ]) {
+      expect(text).toContain(`| \`${key}\` |`);
+    }
     expect(text).toContain(
-      "- `ports`: Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames.",
+      "- `container_name`: Skiff names each replica's container itself, because replicas (and two releases side by side) need their own names.",
     );
-    expect(text).toMatch(/- not supported: .*`privileged`.*`cap_add`/);
+    expect(text).toMatch(
+      /Never granted, with a warning:\n\n- `privileged`: a privileged container is root on the host/,
+    );
+    expect(text).toContain(
+      "- `cap_add`: replicas never get capabilities beyond Docker's default set",
+    );
+  });
+
+  it("documents the defaults every replica gets and which ports are not routed", () => {
+    expect(text).toContain(
+      "- Every replica gets a memory limit of 1024 MiB and a limit of 1024 processes and threads unless the spec sets its own",
+    );
+    expect(text).toMatch(
+      /well-known ports of protocols other than HTTP: .*3306, .*5432, .*6379, .*11211, .*27017/,
+    );
   });
 
   it("docs/SPEC.md is up to date", () => {

@@ -5,10 +5,13 @@
 import { z } from "zod";
 import { WRAPPERS } from "./keys.js";
 import { SPEC_FILE_NAMES } from "./load.js";
+import { DEFAULT_LIMITS } from "./plan.js";
+import { NON_HTTP_PORTS, TLS_PORTS } from "./ports.js";
 import {
   COMPOSE_SECTIONS,
   type ComposeSection,
   ignoredKeysOf,
+  refusedKeysOf,
   typeLabelOf,
   X_SKIFF_SECTIONS,
 } from "./schema.js";
@@ -138,6 +141,11 @@ function composeTable(section: ComposeSection): string[] {
     }
     if (plain.length > 0) lines.push(`- not supported: ${plain.join(", ")}.`);
   }
+  const refused = Object.entries(refusedKeysOf(section.schema) ?? {});
+  if (refused.length > 0) {
+    lines.push("", "Never granted, with a warning:", "");
+    for (const [key, reason] of refused) lines.push(`- \`${key}\`: ${reason}.`);
+  }
   lines.push("");
   return lines;
 }
@@ -197,21 +205,57 @@ export function renderSpecReference(): string {
   for (const section of X_SKIFF_SECTIONS) lines.push(...xSkiffTable(section));
   lines.push("## Compose keys", "");
   for (const section of COMPOSE_SECTIONS) lines.push(...composeTable(section));
+  const nonHttp = [...NON_HTTP_PORTS.keys()].sort((a, b) => a - b).join(", ");
   lines.push(
+    "## Ports and routes",
+    "",
+    '- `ports:` makes a service a web service: the edge routes HTTP to its first container port (the part after the last `:`), or to `x-skiff.port` when set. Every form is read: `"8080:80"`, `"127.0.0.1:8080:80/tcp"`, `"80"`, ranges, and the long form `{target, published, protocol, host_ip, mode}`.',
+    "- The host side of a mapping is not used: nothing is published on the host. The edge routes HTTP, and every port of a service is reachable by other services as `SERVICE:PORT` on the app network, as in Compose.",
+    `- Not routed, with a warning saying how other services reach them: UDP and SCTP ports, HTTPS ports (${[...TLS_PORTS].join(", ")}; the edge terminates TLS itself), and well-known ports of protocols other than HTTP: ${nonHttp}.`,
+    "- A service's other published ports are not routed either; a warning names them (set `x-skiff.port` to route another).",
+    "- Services with a port and no `x-skiff.domains` share out the app's addresses: the one published on the host's port 80 or 443 (else the first in file order) gets `APP.localhost`, each other one `SERVICE.APP.localhost` (`_` in a service name becomes `-`).",
+    "- A spec in which no service has a port to route gets a warning: nothing will be reachable from outside.",
+    "",
+    "## Volumes and binds",
+    "",
+    "A release runs from its image on any host, and a commit is input, so a bind is never a bind of the host:",
+    "",
+    "- A read-only bind of a file or directory of the repository (`./nginx.conf:/etc/nginx/nginx.conf:ro`) becomes files the release puts into each container. A writable bind of a file does too, with a warning: what the container writes there is lost with the replica.",
+    "- A bind of the service's own build context, or of a directory inside it (`.:/code`), is dropped with a warning: the image already holds those files.",
+    "- A writable bind of another directory of the repository, or of one the commit does not hold (`./data:/var/lib/mysql`), becomes a named volume named after the path (`data`, `data-mysql`; `-2` is added on a clash with a declared volume), with a warning. It makes the service stateful, like any named volume.",
+    "- A read-only bind of a path the commit does not hold, a path that leaves the repository (`..`, or a symbolic link out of it), host paths (`/srv/x`, `~/x`), host devices and the Docker socket are refused with an error. `/etc/localtime` and `/etc/timezone` are not mounted, with a warning: set the `TZ` environment variable instead.",
+    "- An anonymous volume (`/app/node_modules`, or `type: volume` without `source`) is ephemeral: a fresh volume per replica, removed with it. It does not make the service stateful.",
+    "- Modes `ro`, `rw`, `z`, `Z`, `nocopy` and the propagation and consistency options are accepted, alone or combined (`ro,z`); the SELinux and propagation options concern host paths only, so they have no effect.",
+    "- `tmpfs:` and `type: tmpfs` mounts are memory-backed, with their size and mode.",
+    "",
+    "## Secrets and configs",
+    "",
+    "- A secret is mounted at `/run/secrets/NAME` (a relative `target` goes under `/run/secrets`), a config at `/NAME` or its `target`, both with mode `0444` unless `mode` says otherwise, owned by `uid`/`gid` when set.",
+    "- The value comes from `file:` (a file of the repository, checked to exist inside it), `environment:` (a variable of the app's config over `.env`, read at deploy time) or, for configs, `content:`.",
+    "- `external: true` is refused: Skiff has no external secret store yet.",
+    "",
+    "## Defaults",
+    "",
+    `- Every replica gets a memory limit of ${DEFAULT_LIMITS.memoryBytes / 1024 / 1024} MiB and a limit of ${DEFAULT_LIMITS.pids} processes and threads unless the spec sets its own (\`deploy.resources.limits.memory\` or \`mem_limit\`, \`deploy.resources.limits.pids\` or \`pids_limit\`), so that one replica cannot take the host down. No limit at all (\`-1\`, \`0\`) is not granted.`,
+    "- Restart policy: `unless-stopped` (also for `restart: always`, so that a replica Skiff stopped stays stopped when the daemon restarts).",
+    "- Replicas never run privileged and never get added capabilities, host namespaces or host devices; only `no-new-privileges:true` of `security_opt` is applied.",
+    "",
     "## Rules across keys",
     "",
     "- Every service has `build` or `image`. With both, Skiff builds the image and tags it with the `image` name.",
-    "- Service names are DNS labels (lowercase letters, digits and `-`, at most 63 characters, no `-` at either end): they are hostnames on the app network.",
+    "- Service names hold lowercase letters and digits separated by `-` or `_` (at most 63 characters): they are hostnames on the app network and part of the image's name.",
+    "- `extends` names a service of the same file (another file is refused); a service with `profiles` is not deployed, and `depends_on` entries on it are dropped, with warnings.",
+    "- A file holds one YAML document. A problem in a value shared through a YAML anchor is reported once, naming each place that uses it.",
     "- `depends_on` names services of the file, without cycles; `condition: service_healthy` needs a health check on the dependency.",
-    "- Only named volumes, declared under the top-level `volumes:` key. Bind mounts are refused: a release runs from its image and named volumes, so that it can run on any host.",
+    "- Named volumes are declared under the top-level `volumes:` key; networks a service joins under `networks:`. An app has one network, so several declared networks are all that network (a warning says so).",
     "- A service with a named volume is stateful: at most one replica, no autoscale, replaced stop-first.",
-    "- `x-skiff.domains` and `x-skiff.health` (its HTTP check: every key but `stable_for`) need `x-skiff.port`; a domain goes to one service only.",
-    "- `x-skiff.health.stable_for` is for a service without a health check (no `x-skiff.port`, no enabled `healthcheck:`), such as a worker: its new replicas are healthy once they have run that long (default `5s`) without exiting or restarting. A deploy fails at once when one exits or restarts.",
-    "- The app's only service with a port gets `<app>.localhost` when it has no domains; another service with a port and no domains gets no route (a warning says so).",
-    "- `x-skiff.autoscale`: `min` ≤ `max`; `deploy.replicas`, when set, lies between them (default: `min`).",
+    "- `x-skiff.domains` and `x-skiff.health` (its HTTP check: every key but `stable_for`) need a port (`ports:` or `x-skiff.port`); a domain goes to one service only.",
+    "- `x-skiff.health.stable_for` is for a service without a health check (no port, no enabled `healthcheck:`), such as a worker: its new replicas are healthy once they have run that long (default `5s`) without exiting or restarting. A deploy fails at once when one exits or restarts.",
+    "- `x-skiff.autoscale`: `min` ≤ `max`; `deploy.replicas`, when set, lies between them (default: `min`). Skiff does not scale on CPU yet, and does not check `x-skiff.budget` yet: both give a warning saying so.",
     "- `x-skiff.test[].service` names a service of the file.",
     "- The string form of `command`/`entrypoint` is split into words as Compose does, without a shell; shell operators (`&&`, `|`, `;`, `>`) are refused with the list form to use instead.",
-    "- Paths (build context, dockerfile, env_file) stay inside the repository: Skiff builds from the pushed commit, not from the host.",
+    "- Paths (build context, dockerfile, env_file, secret and config files, binds) stay inside the repository: Skiff builds from the pushed commit, not from the host.",
+    "- No error quotes a file's content beyond the offending token; an env file line that is not an assignment is skipped with a warning naming its line, not its text.",
     "",
   );
   return lines.join("\n");

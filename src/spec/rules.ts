@@ -1,7 +1,7 @@
 // Rules that span fields or services, run on the normalised spec. Each one
 // reports at the value that has to change and says how to fix it.
 
-import { checkVolumeName, isDnsLabel, toDnsLabel } from "./forms.js";
+import { checkVolumeName, isServiceName, toServiceName } from "./forms.js";
 import { closest } from "./keys.js";
 import type { SourceMap } from "./locate.js";
 import type { ServiceOrigins } from "./normalise.js";
@@ -14,8 +14,10 @@ export interface RuleInput {
   names: string[];
   /** The services that passed validation. */
   services: Map<string, { spec: ServiceSpec; origins: ServiceOrigins }>;
-  /** Declared top-level volumes; undefined when that key itself was invalid (then volume rules are skipped). */
+  /** Named volumes (declared, then made of repository directories); undefined when the top-level key was invalid (then volume rules are skipped). */
   volumes: string[] | undefined;
+  /** Declared top-level networks; undefined when the top level was invalid. */
+  networks?: string[] | undefined;
   tests: { test: TestSpec; path: SpecPath }[];
   map: SourceMap;
   problems: ProblemList;
@@ -41,12 +43,22 @@ export function checkRules(input: RuleInput): void {
   };
 
   for (const name of names) {
-    if (!isDnsLabel(name)) {
+    if (!isServiceName(name)) {
       keyError(
         ["services", name],
-        `service names must be DNS labels (lowercase letters, digits and -, at most 63 characters, no - at either end), because a service's name is its hostname on the app network; try ${JSON.stringify(toDnsLabel(name))}`,
+        `service names may hold lowercase letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name; try ${JSON.stringify(toServiceName(name))}`,
       );
     }
+  }
+
+  const networks = input.networks ?? [];
+  if (networks.length > 1) {
+    problems.add(
+      "warning",
+      map.keyAt(["networks"]),
+      ["networks"],
+      `an app has one network, so ${networks.join(", ")} are all that network: every service reaches every other by name. Services kept apart on separate networks are not kept apart`,
+    );
   }
 
   for (const [name, raw] of input.unvalidatedDependsOn ?? []) {
@@ -70,14 +82,24 @@ export function checkRules(input: RuleInput): void {
   }
 
   const portServices = [...services.values()].filter((s) => s.spec.skiff.port !== undefined);
+  if (services.size > 0 && services.size === names.length && portServices.length === 0) {
+    problems.add(
+      "warning",
+      map.keyAt(["services"]),
+      ["services"],
+      'no service has an HTTP port to route, so nothing will be reachable from outside the app: give the web service ports: (e.g. ports: ["8080:3000"], the container port after the colon) or x-skiff.port: 3000, and the edge routes it at the app\'s domain',
+    );
+  }
   const domainOwners = new Map<string, { service: string; path: SpecPath }>();
 
   for (const { spec, origins } of services.values()) {
     const at = (...rest: (string | number)[]) => [...origins.self, ...rest];
-    if (!spec.build && !spec.image) {
+    if (!spec.build && !spec.image && !origins.extendsFailed) {
       keyError(
         origins.self,
-        "needs build: (a directory with a Dockerfile) or image: (an image to run)",
+        origins.extends === undefined
+          ? "needs build: (a directory with a Dockerfile) or image: (an image to run)"
+          : `needs build: (a directory with a Dockerfile) or image: (an image to run); it extends ${origins.extends}, which has neither`,
       );
     }
 
@@ -130,13 +152,6 @@ export function checkRules(input: RuleInput): void {
           "needs x-skiff.port: the container port the HTTP check connects to",
         );
       }
-    } else if (spec.skiff.domains.length === 0 && portServices.length > 1) {
-      problems.add(
-        "warning",
-        map.at(at("x-skiff", "port")),
-        at("x-skiff", "port"),
-        `${spec.name} has a port but no domains, and the default domain only goes to an app's single service with a port, so the edge will not route to it; add x-skiff.domains`,
-      );
     }
 
     const checkedBy = healthCheckOf(spec);

@@ -9,16 +9,15 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import {
-  anonymousVolume,
-  BIND_MOUNT_REFUSED,
   checkTarget,
   checkVolumeName,
   isHostname,
   isImageReference,
   parseExpose,
-  parseVolumeShort,
   repoPath,
 } from "./forms.js";
+import { fileMode, fromLongMount, parseVolumeShort } from "./mounts.js";
+import { parsePortShort } from "./ports.js";
 import { splitCommand } from "./shell-words.js";
 import { parseBytes, parseDuration } from "./units.js";
 
@@ -29,12 +28,27 @@ const SHOWS_VALUE = { showsValue: true } as const;
 // Registries the key checker and the reference docs read.
 
 const ignoredBySchema = new WeakMap<z.ZodType, Record<string, string>>();
+const refusedBySchema = new WeakMap<z.ZodType, Record<string, string>>();
 const typeLabels = new WeakMap<z.ZodType, string>();
 
-/** Registers the Compose keys an object schema knows but ignores, each with advice. */
-function section<T extends z.ZodType>(schema: T, ignored: Record<string, string>): T {
+/**
+ * Registers the Compose keys an object schema knows but ignores, each with
+ * advice, and those it never grants (DESIGN.md, Trust), each with the reason.
+ * Both give a warning naming the key; neither reaches a container.
+ */
+function section<T extends z.ZodType>(
+  schema: T,
+  ignored: Record<string, string>,
+  refused: Record<string, string> = {},
+): T {
   ignoredBySchema.set(schema, ignored);
+  refusedBySchema.set(schema, refused);
   return schema;
+}
+
+/** The keys of `schema` (an object) Skiff never grants, with the reason for each. */
+export function refusedKeysOf(schema: z.ZodType): Record<string, string> | undefined {
+  return refusedBySchema.get(schema);
 }
 
 /** The Compose keys that `schema` (an object) knows but Skiff ignores, with advice for each. */
@@ -275,7 +289,7 @@ export const budgetSchema = mapping({
 
 export const xSkiffServiceSchema = mapping({
   port: wholeNumber(
-    "Container port the edge routes HTTP traffic to. A service with a port and a route is a web service.",
+    "Container port the edge routes HTTP traffic to; without it, the first HTTP port of ports:. A service with a port is a web service.",
     1,
     65535,
   ).optional(),
@@ -444,42 +458,76 @@ export const dependsOnEntrySchema = section(
 
 const VOLUME_TYPES = ["volume", "bind", "tmpfs", "npipe", "cluster", "image"] as const;
 
+/** A file mode: `0444` (octal, as Compose writes it), `"0440"`, `0o440` or a decimal number. */
+const modeSchema = labelled(
+  z
+    .union([z.number(), z.string()], { error: "must be a file mode like 0444 or 0640" })
+    .refine((v) => fileMode(v) !== undefined, { error: "must be a file mode like 0444 or 0640" })
+    .describe("File mode, in octal like 0440."),
+  "file mode",
+);
+
+export const bindOptionsSchema = section(
+  mapping({
+    propagation: text(
+      "Mount propagation; it only concerns host paths, so it has no effect.",
+    ).optional(),
+    create_host_path: flag(
+      "Create the host path if missing; no effect, as nothing of the host is mounted.",
+    ).optional(),
+    selinux: oneOf(
+      ["z", "Z"],
+      "SELinux relabelling; no effect, as nothing of the host is mounted.",
+    ).optional(),
+    recursive: text("Recursive read-only mounts; no effect.").optional(),
+  }).describe("Options of a bind."),
+  {},
+);
+
+export const volumeOptionsSchema = section(
+  mapping({
+    nocopy: flag("Do not copy the image's files at the target into a new volume.").optional(),
+  }).describe("Options of a named volume."),
+  { subpath: "mount the whole volume, or give the part its own volume" },
+);
+
+export const tmpfsOptionsSchema = section(
+  mapping({
+    size: bytes("Largest size of the tmpfs, like 64m.").optional(),
+    mode: modeSchema.optional(),
+  }).describe("Options of a tmpfs mount."),
+  {},
+);
+
 export const volumeMountSchema = section(
   mapping({
     type: z
-      .enum(VOLUME_TYPES, { error: "must be volume" })
+      .enum(VOLUME_TYPES, { error: "must be volume, bind or tmpfs" })
       .default("volume")
-      .describe("Only volume is supported."),
-    source: text("Name of a volume declared under the top-level volumes: key.").optional(),
+      .describe(
+        "volume: a named volume (or, without source, an ephemeral one per replica); bind: a path of the repository (see Volumes and binds); tmpfs: memory-backed.",
+      ),
+    source: text("Volume name (type volume) or repository path (type bind).").optional(),
     target: text("Absolute path inside the container."),
-    read_only: flag("Mount the volume read-only.").optional(),
+    read_only: flag("Mount read-only.").optional(),
+    bind: bindOptionsSchema.optional(),
+    volume: volumeOptionsSchema.optional(),
+    tmpfs: tmpfsOptionsSchema.optional(),
   })
     .superRefine((mount, ctx) => {
       const fail = (path: string[], message: string) =>
         ctx.addIssue({ code: "custom", path, message, params: SHOWS_VALUE });
-      if (mount.type === "bind") return fail(["type"], BIND_MOUNT_REFUSED);
-      if (mount.type !== "volume") {
-        return fail(
-          ["type"],
-          `only named volumes (type: volume) are supported, so that a release can run on any host (got ${JSON.stringify(mount.type)})`,
-        );
-      }
-      if (mount.source === undefined || mount.source === "") {
-        return fail([], anonymousVolume(mount.target));
-      }
-      const badName = checkVolumeName(mount.source);
-      if (badName) fail(["source"], badName);
       const badTarget = checkTarget(mount.target);
-      if (badTarget) fail(["target"], badTarget);
+      if (badTarget) return fail(["target"], badTarget);
+      const parsed = fromLongMount(mount);
+      if (!parsed.ok) return fail(["type"], parsed.message);
+      if (mount.type === "volume" && mount.source) {
+        const badName = checkVolumeName(mount.source);
+        if (badName) fail(["source"], badName);
+      }
     })
     .describe("Long form of a volume mount."),
-  {
-    volume: "volume options (nocopy, subpath) are not applied",
-    bind: "",
-    tmpfs: "",
-    image: "",
-    consistency: "",
-  },
+  { consistency: "it only concerns host paths", image: "" },
 );
 
 const volumeShortSchema = z.string().superRefine((value, ctx) => {
@@ -514,8 +562,11 @@ export const limitsSchema = section(
       bytes: 6 * 1024 * 1024,
       text: "6m (Docker's minimum)",
     }).optional(),
-  }).describe("Resource limits for each replica."),
-  { pids: "", devices: "" },
+    pids: wholeNumber("Most processes and threads each replica may run.", -1).optional(),
+  }).describe(
+    "Resource limits for each replica. Without memory or pids, a replica gets Skiff's defaults (see Defaults).",
+  ),
+  { devices: "" },
 );
 
 export const resourcesSchema = section(
@@ -542,9 +593,24 @@ export const updateConfigSchema = section(
   },
 );
 
+export const restartPolicySchema = section(
+  mapping({
+    condition: oneOf(
+      ["none", "on-failure", "any"],
+      "When Docker restarts a replica's container: none, on-failure or any (as restart: no, on-failure, unless-stopped).",
+    ).optional(),
+    max_attempts: wholeNumber("With on-failure: restart at most this many times.", 0).optional(),
+  }).describe("Swarm's restart policy, applied as the container's restart policy."),
+  {
+    delay: "Docker restarts with its own backoff",
+    window: "Docker restarts with its own backoff",
+  },
+);
+
 export const deploySchema = section(
   mapping({
     replicas: wholeNumber("Number of containers to run. Default: 1.", 0).optional(),
+    restart_policy: restartPolicySchema.optional(),
     resources: resourcesSchema.optional(),
     update_config: updateConfigSchema.optional(),
   }).describe("How the service runs."),
@@ -553,9 +619,152 @@ export const deploySchema = section(
     endpoint_mode: "services reach each other by name on the app network",
     labels: "use labels: on the service",
     rollback_config: "a rollback redeploys an earlier release using update_config",
-    restart_policy: "Skiff restarts failed replicas itself",
     placement: "",
   },
+);
+
+/** A `tmpfs:` entry: `/path` or `/path:size=64m,mode=1777`. */
+const tmpfsEntry = (value: string): TextProblem => {
+  const path = value.split(":")[0] ?? "";
+  return path.startsWith("/")
+    ? undefined
+    : {
+        message: `must start with an absolute path, like /tmp or /run:size=64m (got ${JSON.stringify(value)})`,
+        showsValue: true,
+      };
+};
+
+// Docker's ulimit names (`docker run --ulimit`, man 2 setrlimit without RLIMIT_).
+const ULIMITS = new Set([
+  "core",
+  "cpu",
+  "data",
+  "fsize",
+  "locks",
+  "memlock",
+  "msgqueue",
+  "nice",
+  "nofile",
+  "nproc",
+  "rss",
+  "rtprio",
+  "rttime",
+  "sigpending",
+  "stack",
+]);
+
+function networkModeProblem(mode: string): TextProblem {
+  if (mode === "bridge" || mode === "default") return undefined;
+  if (mode === "host") {
+    return {
+      message:
+        "network_mode: host is refused: replicas never share the host's network namespace (DESIGN.md, Trust). Remove it, and publish the service's port with ports: (the edge routes it)",
+      showsValue: true,
+    };
+  }
+  if (mode === "none") {
+    return {
+      message:
+        "network_mode: none is not supported: every replica is on the app network; remove it",
+      showsValue: true,
+    };
+  }
+  return {
+    message: `network_mode ${JSON.stringify(mode)} is refused: replicas never share another container's network namespace; services reach each other by name on the app network, so remove it`,
+    showsValue: true,
+  };
+}
+
+export const portLongSchema = section(
+  mapping({
+    target: wholeNumber("Container port.", 1, 65535),
+    published: labelled(
+      z
+        .union([z.number(), z.string()], { error: "must be a port or a range like 8080-8081" })
+        .describe("Host port; read, not used: the edge routes HTTP to the container port."),
+      "port or range",
+    ).optional(),
+    protocol: oneOf(["tcp", "udp", "sctp"], "Default: tcp.").optional(),
+    host_ip: text("Host address; read, not used.").optional(),
+    mode: oneOf(["host", "ingress"], "Swarm's publishing mode; read, not used.").optional(),
+    name: text("A name for the port; documentation only.").optional(),
+    app_protocol: text("The application protocol; documentation only.").optional(),
+  }).describe("Long form of a ports entry."),
+  {},
+);
+
+const portShortSchema = z
+  .union([z.number(), z.string()], { error: "must be a port mapping like 8080:80" })
+  .superRefine((value, ctx) => {
+    const p = parsePortShort(value);
+    if (!p.ok) ctx.addIssue({ code: "custom", message: p.message, params: SHOWS_VALUE });
+  });
+
+const RESTART = /^(?:no|always|unless-stopped|on-failure(?::\d+)?)$/;
+
+export const networkAttachSchema = section(
+  mapping({
+    aliases: z
+      .array(hostname("A name the service is also reached by on the app network."), {
+        error: "must be a list of host names",
+      })
+      .describe("More names the service is reached by on the app network.")
+      .optional(),
+  }).describe("How the service joins a network; every network is the app's one network."),
+  {
+    ipv4_address: "Docker assigns addresses on the app network",
+    ipv6_address: "Docker assigns addresses on the app network",
+    link_local_ips: "",
+    mac_address: "",
+    priority: "",
+    gw_priority: "",
+    driver_opts: "",
+    interface_name: "",
+  },
+);
+
+/** One service-level `secrets:` or `configs:` entry in the long form. */
+function fileReference(kind: "secret" | "config", target: string) {
+  return section(
+    mapping({
+      source: text(`Name of a ${kind} declared under the top-level ${kind}s: key.`),
+      target: text(target).optional(),
+      uid: text("Owner's user id. Default: 0.").optional(),
+      gid: text("Owner's group id. Default: 0.").optional(),
+      mode: defaultsLater(modeSchema, "0444"),
+    }).describe(`Long form of one ${kind}s entry.`),
+    {},
+  );
+}
+
+export const serviceSecretSchema = fileReference(
+  "secret",
+  "Path in the container; a relative path goes under /run/secrets. Default: /run/secrets/SOURCE.",
+);
+export const serviceConfigSchema = fileReference(
+  "config",
+  "Absolute path in the container. Default: /SOURCE.",
+);
+
+const SIGNAL = /^(?:SIG)?[A-Z][A-Z0-9+-]*$|^\d+$/;
+const CAPABILITY = /^(?:CAP_)?[A-Z_]+$/i;
+
+export const ulimitSchema = section(
+  mapping({
+    soft: wholeNumber("Soft limit; -1: unlimited.", -1),
+    hard: wholeNumber("Hard limit; -1: unlimited.", -1),
+  }).describe("A soft and a hard limit."),
+  {},
+);
+
+export const extendsSchema = section(
+  mapping({
+    service: text("The service to extend, in this file."),
+    file: text(
+      "Another Compose file: not supported, Skiff reads one file (an error says so).",
+    ).optional(),
+  }).describe("Long form of extends."),
+  {},
 );
 
 export const serviceSchema = section(
@@ -646,6 +855,159 @@ export const serviceSchema = section(
     working_dir: text("Working directory of the process.", (s) =>
       s.startsWith("/") ? undefined : { message: "must be an absolute path like /app" },
     ).optional(),
+    ports: z
+      .array(
+        z.union([portShortSchema, portLongSchema], {
+          error: "must be a port mapping like 8080:80 or a mapping with target",
+        }),
+        {
+          error: "must be a list of port mappings",
+        },
+      )
+      .describe(
+        "Makes the service a web service: the edge routes HTTP to its first container port (or to x-skiff.port) at the app's domain. Well-known ports of databases, caches and brokers are not routed. The host side is not used: nothing is published on the host.",
+      )
+      .optional(),
+    restart: text(
+      "When Docker restarts a replica's container: no, always, on-failure[:N] or unless-stopped. Default: unless-stopped (always counts as unless-stopped, so a replica Skiff stopped stays stopped across a daemon restart).",
+      (v) =>
+        RESTART.test(v)
+          ? undefined
+          : { message: "must be no, always, on-failure, on-failure:N or unless-stopped" },
+    ).optional(),
+    init: flag(
+      "Run Docker's init (docker-init) as PID 1, to forward signals and reap zombies.",
+    ).optional(),
+    stop_signal: text(
+      "Signal that stops a replica, e.g. SIGQUIT. Default: the image's STOPSIGNAL, else SIGTERM.",
+      (v) =>
+        SIGNAL.test(v) ? undefined : { message: "must be a signal name like SIGQUIT, or a number" },
+    ).optional(),
+    read_only: flag("Make the container's root file system read-only.").optional(),
+    tmpfs: z
+      .union(
+        [
+          text("Path of a tmpfs mount.", tmpfsEntry),
+          z.array(text("Path of a tmpfs mount.", tmpfsEntry), { error: "must be a list of paths" }),
+        ],
+        { error: "must be a path or a list of paths, each optionally with :OPTIONS" },
+      )
+      .describe("Memory-backed mounts, as /path or /path:size=64m,mode=1777.")
+      .optional(),
+    cap_drop: z
+      .array(
+        text("A Linux capability, like NET_RAW, or ALL.", (v) =>
+          CAPABILITY.test(v)
+            ? undefined
+            : { message: "must be a capability name like NET_RAW or ALL" },
+        ),
+        { error: "must be a list of capabilities" },
+      )
+      .describe("Capabilities to remove from Docker's default set.")
+      .optional(),
+    security_opt: z
+      .array(text("A security option."), { error: "must be a list of security options" })
+      .describe(
+        "Only no-new-privileges:true is applied; options that weaken isolation (seccomp:unconfined, apparmor:unconfined, label:disable) are never granted, and a warning names them.",
+      )
+      .optional(),
+    shm_size: bytes("Size of /dev/shm, like 256m. Docker's default: 64m.").optional(),
+    ulimits: z
+      .record(
+        z.string(),
+        z.union([wholeNumber("Soft and hard limit; -1: unlimited.", -1), ulimitSchema], {
+          error: "must be a number or a mapping with soft and hard",
+        }),
+        { error: "must be a mapping of limit names, like nofile: 65536" },
+      )
+      .superRefine((value, ctx) => {
+        for (const name of Object.keys(value)) {
+          if (!ULIMITS.has(name)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [name],
+              message: `must be one of ${[...ULIMITS].join(", ")} (got ${JSON.stringify(name)})`,
+              params: SHOWS_VALUE,
+            });
+          }
+        }
+      })
+      .describe("Resource limits of the process, as nofile: 65536 or nofile: {soft, hard}.")
+      .optional(),
+    pids_limit: wholeNumber(
+      "Most processes and threads each replica may run; as deploy.resources.limits.pids.",
+      -1,
+    ).optional(),
+    mem_limit: bytes("Memory each replica may use; as deploy.resources.limits.memory.", {
+      bytes: 6 * 1024 * 1024,
+      text: "6m (Docker's minimum)",
+    }).optional(),
+    cpus: labelled(
+      z
+        .preprocess(
+          toNumber,
+          z
+            .number({ error: "must be a number of CPUs greater than 0, like 0.5 or 2" })
+            .positive({ error: "must be a number of CPUs greater than 0, like 0.5 or 2" }),
+        )
+        .describe("CPUs each replica may use; as deploy.resources.limits.cpus."),
+      "number > 0",
+    ).optional(),
+    hostname: hostname(
+      "The container's own host name; other services still reach it by its service name.",
+    ).optional(),
+    networks: z
+      .union(
+        [
+          z.array(text("A network declared under the top-level networks: key."), {
+            error: "must be a list of network names",
+          }),
+          z.record(z.string(), networkAttachSchema.nullable()),
+        ],
+        { error: "must be a list of network names or a mapping of name: {aliases}" },
+      )
+      .describe(
+        "Networks to join. Every app has one network, so all of them are that one; aliases are names the service is also reached by.",
+      )
+      .optional(),
+    network_mode: text(
+      "Only bridge (the app network, as without the key). host, none and sharing another container's network are refused.",
+      (v) => networkModeProblem(v),
+    ).optional(),
+    secrets: z
+      .array(
+        z.union([text("Name of a declared secret."), serviceSecretSchema], {
+          error: "must be a secret name or a mapping with source",
+        }),
+        { error: "must be a list of secrets" },
+      )
+      .describe(
+        "Secrets mounted as files under /run/secrets (mode 0444 unless mode: says otherwise).",
+      )
+      .optional(),
+    configs: z
+      .array(
+        z.union([text("Name of a declared config."), serviceConfigSchema], {
+          error: "must be a config name or a mapping with source",
+        }),
+        { error: "must be a list of configs" },
+      )
+      .describe("Configs mounted as files, at /NAME unless target: says otherwise (mode 0444).")
+      .optional(),
+    extends: z
+      .union([text("The service to extend, in this file."), extendsSchema], {
+        error: "must be a service name or a mapping with service",
+      })
+      .describe(
+        "Start from another service of this file: mappings are merged, lists such as ports and volumes appended, other values replaced by this service's. profiles are not inherited.",
+      )
+      .optional(),
+    profiles: z
+      .array(text("A profile name."), { error: "must be a list of profile names" })
+      .describe(
+        "A service with profiles is not deployed, as with docker compose up without --profile; a warning names it.",
+      )
+      .optional(),
     labels: listOrMap("Docker labels on each container.", (key) =>
       key.startsWith("skiff.")
         ? `labels starting with "skiff." are Skiff's own: it finds its containers by them (got ${JSON.stringify(key)})`
@@ -654,44 +1016,20 @@ export const serviceSchema = section(
     "x-skiff": xSkiffServiceSchema.nullable().optional(),
   }).describe("One service: an image and its replicas."),
   {
-    ports:
-      "Skiff publishes web services through its edge; set x-skiff.port to the container port and x-skiff.domains to the hostnames",
-    networks: "services reach each other by service name on the app's own network",
-    network_mode: "services reach each other by service name on the app's own network",
     links: "services reach each other by service name on the app's own network",
     external_links: "services reach each other by service name on the app's own network",
-    container_name: "Skiff names containers per release, so that two releases can run side by side",
-    hostname: "a service's hostname on the app network is its name",
-    restart: "Skiff restarts failed replicas itself",
+    container_name:
+      "Skiff names each replica's container itself, because replicas (and two releases side by side) need their own names",
     scale: "use deploy.replicas",
-    cpus: "use deploy.resources.limits.cpus",
-    mem_limit: "use deploy.resources.limits.memory",
-    secrets: "set secrets with skiff config:set; they reach services as environment variables",
-    configs: "put the file in the image, or its content in the app's config",
-    profiles: "Skiff deploys every service in the file",
-    extends: "write the settings out, or share them with a YAML anchor (<<: *defaults)",
-    develop: "",
-    privileged: "",
-    cap_add: "",
-    cap_drop: "",
-    devices: "",
-    pid: "",
-    ipc: "",
-    userns_mode: "",
-    security_opt: "",
-    ulimits: "",
-    sysctls: "",
-    tmpfs: "",
     volumes_from: "mount the same named volume instead",
     logging: "Skiff collects container logs itself (skiff logs)",
-    init: "",
+    pull_policy: "Skiff runs images from its own registry",
+    volume_driver: "volumes use Docker's local driver",
+    develop: "",
+    sysctls: "",
     tty: "",
     stdin_open: "",
-    read_only: "",
-    shm_size: "",
-    stop_signal: "",
     platform: "",
-    pull_policy: "Skiff runs images from its own registry",
     extra_hosts: "",
     dns: "",
     dns_opt: "",
@@ -709,10 +1047,8 @@ export const serviceSchema = section(
     cpu_rt_runtime: "",
     cpu_rt_period: "",
     cpuset: "",
-    cgroup: "",
     cgroup_parent: "",
     credential_spec: "",
-    device_cgroup_rules: "",
     gpus: "",
     group_add: "",
     isolation: "",
@@ -721,16 +1057,29 @@ export const serviceSchema = section(
     mem_swappiness: "",
     memswap_limit: "",
     models: "",
-    oom_kill_disable: "",
     oom_score_adj: "",
-    pids_limit: "",
     post_start: "",
     pre_stop: "",
     provider: "",
     runtime: "",
     storage_opt: "",
     use_api_socket: "",
-    uts: "",
+  },
+  {
+    privileged:
+      "a privileged container is root on the host, so replicas never run privileged (DESIGN.md, Trust); the service runs without it",
+    cap_add:
+      "replicas never get capabilities beyond Docker's default set (DESIGN.md, Trust); the service runs without them",
+    devices:
+      "replicas never get devices of the host (DESIGN.md, Trust), so a release runs the same on any host",
+    device_cgroup_rules: "replicas never get devices of the host (DESIGN.md, Trust)",
+    pid: "replicas never share the host's or another container's process namespace (DESIGN.md, Trust)",
+    ipc: "replicas never share the host's or another container's IPC namespace (DESIGN.md, Trust)",
+    uts: "replicas never share the host's UTS namespace (DESIGN.md, Trust)",
+    userns_mode: "replicas never share the host's user namespace (DESIGN.md, Trust)",
+    cgroup: "replicas never share the host's cgroup namespace (DESIGN.md, Trust)",
+    oom_kill_disable:
+      "a replica above its memory limit is always killed, so one replica cannot starve the host",
   },
 );
 
@@ -744,6 +1093,95 @@ export const volumeSchema = section(
     labels: "",
   },
 );
+
+export const networkSchema = section(
+  mapping({
+    external: flag(
+      "Refused: an app's services are on its own network only, never on one made outside Skiff.",
+    )
+      .refine((v) => v !== true, {
+        error:
+          "external networks are refused: an app's services are on the app's own network only, where they reach each other by name; remove external: true",
+        params: SHOWS_VALUE,
+      })
+      .optional(),
+  }).describe("A network. Every app has one network; several collapse into it, with a warning."),
+  {
+    name: "Skiff names the app's network itself",
+    driver: "the app network is a bridge network",
+    driver_opts: "the app network is a bridge network",
+    attachable: "",
+    enable_ipv6: "",
+    ipam: "Docker assigns the app network's addresses",
+    internal: "the app network is a normal bridge network, with outgoing access",
+    labels: "",
+  },
+);
+
+/** The top-level definition of a secret or a config. */
+function fileDefinition(kind: "secret" | "config") {
+  const shape = {
+    file: text(
+      `File of the repository holding the ${kind}, relative to the spec file.`,
+      insideRepo,
+    ).optional(),
+    environment: text(
+      `Variable whose value is the ${kind}: from the app's config (skiff config:set) over .env, read at deploy time.`,
+    ).optional(),
+    external: flag("Refused: Skiff has no external secret store yet.").optional(),
+  };
+  const withContent =
+    kind === "config"
+      ? {
+          ...shape,
+          content: text("The config's content, written in the spec (interpolated).").optional(),
+        }
+      : shape;
+  return section(
+    mapping(withContent)
+      .superRefine(
+        (
+          def: { file?: string; environment?: string; content?: string; external?: boolean },
+          ctx,
+        ) => {
+          const sources = ["file", "environment", "content"].filter(
+            (k) => def[k as keyof typeof def] !== undefined,
+          );
+          if (def.external === true) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["external"],
+              message: `external ${kind}s are not supported: Skiff has no external secret store yet. Use file: (a file in the repository) or environment: (a variable set with skiff config:set)`,
+              params: SHOWS_VALUE,
+            });
+          } else if (sources.length === 0) {
+            ctx.addIssue({
+              code: "custom",
+              message: `needs ${kind === "config" ? "file:, environment: or content:" : "file: or environment:"}: where the ${kind}'s value comes from`,
+              params: SHOWS_VALUE,
+            });
+          } else if (sources.length > 1) {
+            ctx.addIssue({
+              code: "custom",
+              message: `must have one of ${sources.join(", ")}, not several`,
+              params: SHOWS_VALUE,
+            });
+          }
+        },
+      )
+      .describe(`A ${kind} services may mount as a file.`),
+    {
+      name: `Skiff names ${kind}s after their key`,
+      labels: "",
+      driver: "",
+      driver_opts: "",
+      template_driver: "",
+    },
+  );
+}
+
+export const secretSchema = fileDefinition("secret");
+export const configSchema = fileDefinition("config");
 
 export const composeSchema = section(
   mapping({
@@ -761,14 +1199,28 @@ export const composeSchema = section(
       .describe("Named volumes services may mount, as `name: {}` (or `name:`).")
       .nullable()
       .optional(),
+    networks: z
+      .record(z.string(), networkSchema.nullable(), { error: "must be a mapping of network names" })
+      .describe(
+        "Networks services may join. The app has one network: every name is that network (a warning says so when there are several).",
+      )
+      .nullable()
+      .optional(),
+    secrets: z
+      .record(z.string(), secretSchema, { error: "must be a mapping of secret names" })
+      .describe("Secrets services mount, each from file: or environment:.")
+      .nullable()
+      .optional(),
+    configs: z
+      .record(z.string(), configSchema, { error: "must be a mapping of config names" })
+      .describe("Configs services mount, each from file:, environment: or content:.")
+      .nullable()
+      .optional(),
     "x-skiff": xSkiffAppSchema.nullable().optional(),
   }).describe("A Compose file with Skiff's x-skiff keys."),
   {
     version: "the version key is obsolete in Compose; remove it",
     name: "Skiff names the project after the app",
-    networks: "each app gets its own network, on which services reach each other by name",
-    secrets: "set secrets with skiff config:set; they reach services as environment variables",
-    configs: "put the file in the image, or its content in the app's config",
     include: "keep the whole app in one file",
     models: "",
   },
@@ -788,13 +1240,26 @@ export const COMPOSE_SECTIONS: readonly ComposeSection[] = [
   { path: "services.NAME.build", schema: buildSchema },
   { path: "services.NAME.healthcheck", schema: healthcheckSchema },
   { path: "services.NAME.depends_on.NAME", schema: dependsOnEntrySchema },
+  { path: "services.NAME.ports[]", schema: portLongSchema },
   { path: "services.NAME.volumes[]", schema: volumeMountSchema },
+  { path: "services.NAME.volumes[].bind", schema: bindOptionsSchema },
+  { path: "services.NAME.volumes[].volume", schema: volumeOptionsSchema },
+  { path: "services.NAME.volumes[].tmpfs", schema: tmpfsOptionsSchema },
+  { path: "services.NAME.networks.NAME", schema: networkAttachSchema },
+  { path: "services.NAME.secrets[]", schema: serviceSecretSchema },
+  { path: "services.NAME.configs[]", schema: serviceConfigSchema },
+  { path: "services.NAME.ulimits.NAME", schema: ulimitSchema },
+  { path: "services.NAME.extends", schema: extendsSchema },
   { path: "services.NAME.env_file[]", schema: envFileEntrySchema },
   { path: "services.NAME.deploy", schema: deploySchema },
+  { path: "services.NAME.deploy.restart_policy", schema: restartPolicySchema },
   { path: "services.NAME.deploy.resources", schema: resourcesSchema },
   { path: "services.NAME.deploy.resources.limits", schema: limitsSchema },
   { path: "services.NAME.deploy.update_config", schema: updateConfigSchema },
   { path: "volumes.NAME", schema: volumeSchema },
+  { path: "networks.NAME", schema: networkSchema },
+  { path: "secrets.NAME", schema: secretSchema },
+  { path: "configs.NAME", schema: configSchema },
 ];
 
 /** The x-skiff objects, for the reference docs and the JSON Schema. */
@@ -809,5 +1274,7 @@ export const X_SKIFF_SECTIONS: readonly ComposeSection[] = [
 
 /** The validated, not yet normalised shape of one service. */
 export type ServiceInput = z.output<typeof serviceSchema>;
+/** The validated shape of the whole file but its services. */
+export type TopInput = z.output<ReturnType<typeof composeSchema.omit<{ services: true }>>>;
 /** The validated shape of the top-level x-skiff key. */
 export type XSkiffAppInput = z.output<typeof xSkiffAppSchema>;

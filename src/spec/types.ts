@@ -4,8 +4,10 @@
 // are filled in.
 
 import type { VolumeMount } from "./forms.js";
+import type { PublishedPort } from "./ports.js";
 
 export type { VolumeMount } from "./forms.js";
+export type { PublishedPort } from "./ports.js";
 
 /** A valid app spec, normalised. */
 export interface AppSpec {
@@ -13,7 +15,11 @@ export interface AppSpec {
   file: string;
   /** Services by name, in file order. */
   services: Record<string, ServiceSpec>;
-  /** Named volumes declared under the top-level `volumes:` key. */
+  /**
+   * Named volumes: those declared under the top-level `volumes:` key, then
+   * those Skiff made of repository directories bound writable or missing
+   * from the commit (`./data:/var/lib/mysql` becomes `data`).
+   */
   volumes: string[];
   /** Top-level `x-skiff.test`: commands the test stage runs, in order. */
   tests: TestSpec[];
@@ -41,6 +47,34 @@ export interface ServiceSpec {
   dependsOn: DependencySpec[];
   /** Named volumes mounted into each container. A service with any is stateful. */
   volumes: VolumeMount[];
+  /** `ports:` entries, one per container port, in file order. The edge routes one of them (see `skiff.port`); the host side is not used. Absent in specs stored before ports were read. */
+  ports?: PublishedPort[];
+  /** Files the release puts into each container: read-only binds of the repository, secrets and configs. */
+  files?: PlanFile[];
+  /** Targets of anonymous volumes: a fresh, empty volume per replica, removed with it; they do not make the service stateful. */
+  ephemeralVolumes?: string[];
+  /** tmpfs mounts by container path, each with Docker's option string (`size=65536,mode=1777`, or empty). */
+  tmpfs?: Record<string, string>;
+  /** `restart:` (or `deploy.restart_policy`); absent: Skiff's default, unless-stopped. */
+  restart?: RestartSpec;
+  /** `init: true`: Docker's init (docker-init, tini) runs as PID 1 and reaps zombies. */
+  init?: boolean;
+  /** `stop_signal`, e.g. `SIGQUIT`; absent: the image's STOPSIGNAL, else SIGTERM. */
+  stopSignal?: string;
+  /** `read_only: true`: the container's root file system is read-only. */
+  readOnly?: boolean;
+  /** `cap_drop`: capabilities removed from Docker's default set (`ALL` for every one). */
+  capDrop?: string[];
+  /** `security_opt: [no-new-privileges:true]`: processes cannot gain privileges (setuid). The only security option honoured. */
+  noNewPrivileges?: boolean;
+  /** `shm_size` in bytes; absent: Docker's 64 MiB. */
+  shmSizeBytes?: number;
+  /** `ulimits`, in file order. */
+  ulimits?: Ulimit[];
+  /** `hostname`: the container's own host name (what `hostname` prints); other services still reach it by service name. */
+  hostname?: string;
+  /** Extra names the service is reached by on the app network (`networks.NAME.aliases`), besides its service name. */
+  aliases?: string[];
   /** `deploy.replicas`; default 1. */
   replicas: number;
   /** `deploy.resources.limits`. */
@@ -87,10 +121,49 @@ export interface DependencySpec {
   condition: "service_started" | "service_healthy" | "service_completed_successfully";
 }
 
-/** `deploy.resources.limits`. */
+/** `deploy.resources.limits` (or `cpus`, `mem_limit`, `pids_limit`). Absent values get Skiff's defaults in each container (see DEFAULT_LIMITS in plan.ts). */
 export interface ResourceLimits {
   cpus?: number;
   memoryBytes?: number;
+  /** Most processes and threads the container may run. */
+  pids?: number;
+}
+
+/** Docker's restart policy: `no`, `on-failure` (at most `maxRetries` times when set), `unless-stopped`, `always`. */
+export interface RestartSpec {
+  policy: "no" | "on-failure" | "unless-stopped" | "always";
+  maxRetries?: number;
+}
+
+/** One `ulimits` entry: `nofile: 1024` sets soft and hard to 1024. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/** A file or directory the release puts into each container: a read-only bind of the repository, a secret or a config. */
+export interface PlanFile {
+  origin: "bind" | "secret" | "config";
+  /** The secret's or config's name; the bind's repository path for a bind. */
+  name: string;
+  /** Absolute path in the container. */
+  target: string;
+  /** File mode (e.g. 0o444); absent: as in the tree (binds). */
+  mode?: number;
+  /** Owner, as Compose's `uid`/`gid` strings; absent: root. */
+  uid?: string;
+  gid?: string;
+  /**
+   * Where the content comes from:
+   * - tree: a path of the pushed tree, repository-relative and normalised, checked with SpecTree to be this kind;
+   * - environment: the value of a variable of the run's environment (the app's config over `.env`), read at deploy time;
+   * - content: a config's `content:`, interpolated.
+   */
+  source:
+    | { type: "tree"; path: string; kind: "file" | "directory" }
+    | { type: "environment"; variable: string }
+    | { type: "content"; content: string };
 }
 
 /** `deploy.update_config`. */
