@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +20,8 @@ import {
 import {
   createSandbox,
   destroySandbox,
+  freePort,
+  readToken,
   type SkiffSandbox,
   skiff,
   startForegroundServer,
@@ -43,8 +46,14 @@ function hmacHex(secret: string, body: string): string {
 }
 
 /** A push event as GitHub sends it (Gitea's is the same shape; GitLab's has ref and after too). */
-function pushPayload(ref: string, after: string, before = "0".repeat(40)): string {
+function pushPayload(
+  ref: string,
+  after: string,
+  before = "0".repeat(40),
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
+    ...extra,
     ref,
     before,
     after,
@@ -57,6 +66,53 @@ function pushPayload(ref: string, after: string, before = "0".repeat(40)): strin
     },
     pusher: { name: "test", email: "test@example.com" },
     head_commit: { id: after, message: "a change" },
+  });
+}
+
+/**
+ * POSTs `total` bytes over a raw socket as fast as the server takes them;
+ * resolves once the server closed the connection, with its status and how
+ * much of the body the client got to send. A server that refuses without
+ * reading closes while most of a big body is unsent (kernel socket buffers
+ * hold a few MB); one that reads the body takes all of it.
+ */
+function rawPost(
+  port: number,
+  path: string,
+  total: number,
+  headers: Record<string, string>,
+): Promise<{ status: number | undefined; sent: number }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    let sent = 0;
+    let answer = "";
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+    });
+    // EPIPE or ECONNRESET: the server closed the connection under the upload, as it should.
+    socket.on("error", () => {});
+    // The server's FIN follows its whole answer: a client stops sending then.
+    socket.on("end", () => socket.destroy());
+    socket.on("close", () => {
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1];
+      resolve({ status: status ? Number(status) : undefined, sent });
+    });
+    const head = Object.entries({ host: "127.0.0.1", "content-length": String(total), ...headers })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
+    socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 0x7b);
+    const pump = () => {
+      while (sent < total && !socket.destroyed) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) {
+          socket.once("drain", pump);
+          return;
+        }
+      }
+      if (sent >= total) socket.end();
+    };
+    pump();
   });
 }
 
@@ -89,7 +145,7 @@ describe("push webhooks", () => {
     expect((await skiff(sandbox, ["apps:create", app])).code).toBe(0);
     const set = await skiff(sandbox, ["apps:set", app, `repo=file://${bare}`, "branch=main"]);
     expect(set.code, set.stderr).toBe(0);
-    const webhook = await skiff(sandbox, ["apps:webhook", app, "--json"]);
+    const webhook = await skiff(sandbox, ["apps:webhook", app, "--reveal", "--json"]);
     expect(webhook.code, webhook.stderr).toBe(0);
     ({ secret, urls } = JSON.parse(webhook.stdout) as {
       secret: string;
@@ -126,18 +182,32 @@ describe("push webhooks", () => {
     return (await listRuns(sandbox, app)).length;
   }
 
-  it("gives the URLs and secret to configure in each forge", () => {
+  it("gives the URLs and secret to configure in each forge, the secret only when asked to reveal it", async () => {
     expect(urls).toEqual({
       github: `${sandbox.apiUrl}/hooks/github/${app}`,
       gitlab: `${sandbox.apiUrl}/hooks/gitlab/${app}`,
       gitea: `${sandbox.apiUrl}/hooks/gitea/${app}`,
     });
     expect(secret.length).toBeGreaterThanOrEqual(20);
+
+    const again = await skiff(sandbox, ["apps:webhook", app, "--reveal", "--json"]);
+    expect(JSON.parse(again.stdout).secret).toBe(secret);
+    const json = await skiff(sandbox, ["apps:webhook", app, "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual({ urls, hasSecret: true });
+    const text = await skiff(sandbox, ["apps:webhook", app]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(urls.github);
+    expect(text.stdout).toContain(`skiff apps:webhook ${app} --reveal`);
+    expect(text.stdout).not.toContain(secret);
   });
+
+  /** The first delivery exactly as it was sent, for the replays further down. */
+  let firstDelivery: { body: string; headers: Record<string, string> };
 
   it("runs the pipeline on a signed GitHub push, with the commit fetched from the app's repository", async () => {
     const body = pushPayload("refs/heads/main", first);
-    const answer = await deliver(urls.github, body, github(body));
+    firstDelivery = { body, headers: github(body) };
+    const answer = await deliver(urls.github, body, firstDelivery.headers);
     expect(answer).toEqual({ status: 202, body: { accepted: true, run: 1 } });
 
     const run = await waitForRun(sandbox, app, 1);
@@ -191,16 +261,42 @@ describe("push webhooks", () => {
     expect(await runCount()).toBe(before);
   });
 
+  it("answers a replayed delivery 200 and starts nothing, under its own delivery id or a new one", async () => {
+    const before = await runCount();
+    const same = await deliver(urls.github, firstDelivery.body, firstDelivery.headers);
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ accepted: false });
+    // The signature covers only the body, so a replay may carry any delivery id.
+    const renamed = await deliver(urls.github, firstDelivery.body, {
+      ...firstDelivery.headers,
+      "x-github-delivery": randomBytes(8).toString("hex"),
+    });
+    expect(renamed.status).toBe(200);
+    expect(await runCount()).toBe(before);
+  });
+
   it("runs on a GitLab push that carries the secret as X-Gitlab-Token", async () => {
-    const body = pushPayload("refs/heads/main", first);
+    // GitLab's push payload has the same ref and after, and its own fields.
+    const body = pushPayload("refs/heads/main", first, undefined, { object_kind: "push" });
+    const idempotencyKey = randomBytes(8).toString("hex");
     const answer = await deliver(urls.gitlab, body, {
       "x-gitlab-event": "Push Hook",
       "x-gitlab-token": secret,
+      "idempotency-key": idempotencyKey,
     });
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ accepted: true, run: expect.any(Number) });
     const run = await waitForRun(sandbox, app, answer.body.run as number);
     expect(run).toMatchObject({ status: "succeeded", trigger: "webhook:gitlab", commit: first });
+
+    // GitLab retries with the same Idempotency-Key.
+    const retry = await deliver(urls.gitlab, `${body} `, {
+      "x-gitlab-event": "Push Hook",
+      "x-gitlab-token": secret,
+      "idempotency-key": idempotencyKey,
+    });
+    expect(retry.status).toBe(200);
+    expect((await listRuns(sandbox, app)).at(0)?.number).toBe(run.number);
   });
 
   it("runs on a Gitea push signed in X-Gitea-Signature, building the new commit", async () => {
@@ -224,16 +320,101 @@ describe("push webhooks", () => {
     expect(await registryTags(sandbox.registryUrl, `${app}/web`)).toContain(second.slice(0, 12));
   });
 
-  it("fails the run, saying why, when the commit is not on the branch", async () => {
-    const missing = "e".repeat(40);
-    const body = pushPayload("refs/heads/main", missing);
-    const answer = await deliver(urls.github, body, github(body));
+  it("deploys the branch's fetched tip, never an older commit a delivery names, and says so in the run log", async () => {
+    // main is at `second` now. A signed delivery naming `first` (delayed,
+    // out of order, or replayed with a changed body) must not roll it back.
+    const tip = await gitOk(["rev-parse", "main"], { cwd: work, env });
+    expect(tip).not.toBe(first);
+    for (const named of [first, "e".repeat(40)]) {
+      const body = pushPayload("refs/heads/main", named, "0".repeat(40), { note: named });
+      const answer = await deliver(urls.github, body, github(body));
+      expect(answer.status).toBe(202);
+      expect(answer.body).toMatchObject({ accepted: true });
+      const run = await waitForRun(sandbox, app, answer.body.run as number);
+      expect(run).toMatchObject({ status: "succeeded", commit: tip });
+      const log = await skiff(sandbox, ["runs:logs", app, String(run.number)]);
+      expect(log.stdout).toContain(
+        `the delivery named commit ${named.slice(0, 12)}, but main is at ${tip.slice(0, 12)} after the fetch: deploying ${tip.slice(0, 12)}`,
+      );
+    }
+    const releases = await skiff(sandbox, ["releases", app, "--json"]);
+    const { releases: list, live } = JSON.parse(releases.stdout) as {
+      releases: { number: number; commit?: string }[];
+      live?: number;
+    };
+    expect(list.find((r) => r.number === live)?.commit).toBe(tip);
+  });
+
+  it("answers 20 concurrent 24 MB deliveries to unknown apps without reading their bodies", async () => {
+    const total = 24 * 1024 * 1024;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        rawPost(sandbox.apiPort, `/hooks/github/no-such-app-${i}`, total, {
+          "content-type": "application/json",
+          "x-github-event": "push",
+          "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+        }),
+      ),
+    );
+    for (const result of results) {
+      expect(result.status).toBe(401);
+      // The server answered and closed the connection with most of the body
+      // still unsent: it never read it.
+      expect(result.sent).toBeLessThan(total / 2);
+    }
+    // The server still serves.
+    expect((await fetch(`${sandbox.apiUrl}/api/v1/healthz`)).status).toBe(200);
+  });
+
+  it("never shows the credentials of a repository URL, in answers, the CLI or a failed fetch", async () => {
+    const other = `${app}-creds`;
+    expect((await skiff(sandbox, ["apps:create", other])).code).toBe(0);
+    const closed = await freePort();
+    const token = `tok${randomBytes(6).toString("hex")}`;
+    const repo = `http://deploy:${token}@127.0.0.1:${closed}/shop.git`;
+    const masked = `http://deploy:***@127.0.0.1:${closed}/shop.git`;
+    const set = await skiff(sandbox, ["apps:set", other, `repo=${repo}`]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain(masked);
+    const info = await skiff(sandbox, ["apps:info", other, "--json"]);
+    expect(JSON.parse(info.stdout).repoUrl).toBe(masked);
+    expect((await skiff(sandbox, ["apps:info", other])).stdout).toContain(masked);
+    const listed = await fetch(`${sandbox.apiUrl}/api/v1/apps`, {
+      headers: { authorization: `Bearer ${readToken(sandbox)}` },
+    });
+    expect(await listed.text()).not.toContain(token);
+    const invalid = await skiff(sandbox, ["apps:set", other, `repo=-x://u:${token}@h/r`]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr + invalid.stdout).not.toContain(token);
+
+    const key = JSON.parse(
+      (await skiff(sandbox, ["apps:webhook", other, "--reveal", "--json"])).stdout,
+    ).secret as string;
+    const body = pushPayload("refs/heads/main", first);
+    const answer = await deliver(
+      `${sandbox.apiUrl}/hooks/github/${other}`,
+      body,
+      github(body, "push", key),
+    );
     expect(answer.status).toBe(202);
-    expect(answer.body).toMatchObject({ accepted: true });
-    const run = await waitForRun(sandbox, app, answer.body.run as number);
+    const run = await waitForRun(sandbox, other, answer.body.run as number);
     expect(run.status).toBe("failed");
-    expect(run.reason).toContain(`commit ${missing.slice(0, 12)} is not on main`);
-    expect(run.releaseNumber).toBeUndefined();
+    expect(run.reason).toContain(`could not fetch main from ${masked}`);
+    const log = await skiff(sandbox, ["runs:logs", other, String(run.number)]);
+    expect(log.stdout).toContain(masked);
+    expect(`${run.reason}\n${log.stdout}`).not.toContain(token);
+    expect((await skiff(sandbox, ["apps:destroy", other, "--confirm", other])).code).toBe(0);
+  });
+
+  it("keeps $SKIFF_HOME, the database and the run logs readable by the owner only", () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(sandbox.home)).toBe(0o700);
+    const db = join(sandbox.home, "skiff.db");
+    expect([mode(db), mode(`${db}-wal`), mode(`${db}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    const run = join(sandbox.home, "runs", app, "1");
+    expect(mode(run)).toBe(0o700);
+    expect(mode(join(run, "events.jsonl"))).toBe(0o600);
+    expect(mode(join(run, "source.log"))).toBe(0o600);
   });
 
   it("accepts without a run a push to another branch and an event that is not a push", async () => {

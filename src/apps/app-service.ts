@@ -7,6 +7,7 @@ import { ConflictError, DependencyError, NotFoundError, ValidationError } from "
 import { removeAppRepository } from "../server/git/repositories.js";
 import type { RunStore } from "../state/runs.js";
 import type { AppRecord, Store } from "../state/store.js";
+import { maskUrlCredentials } from "../url-credentials.js";
 import { assertAppName } from "./names.js";
 
 /** An app as the API shows it: its record plus where to push and where it answers. */
@@ -15,6 +16,13 @@ export interface AppView extends AppRecord {
   url: string;
   /** Containers Skiff runs for the app; null when Docker did not answer. */
   containers: number | null;
+}
+
+/** An app's webhook settings as the API shows them; `secret` only when revealed. */
+export interface WebhookView {
+  urls: Record<string, string>;
+  hasSecret: boolean;
+  secret?: string;
 }
 
 /** What `apps:destroy` removed, so the user sees it all went. */
@@ -214,7 +222,7 @@ export class AppService {
       } else if (key === "repo") {
         if (value !== "" && !isRepositoryUrl(value)) {
           throw new ValidationError(
-            `repo ${JSON.stringify(value)} is not a git repository URL`,
+            `repo ${JSON.stringify(maskUrlCredentials(value))} is not a git repository URL`,
             "use https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, file:///path or an absolute path",
           );
         }
@@ -227,19 +235,25 @@ export class AppService {
     return this.view(this.get(name), null);
   }
 
-  /** Where each forge sends its push webhooks for the app, and the secret that signs them. */
-  webhook(name: string): { secret: string; urls: Record<string, string> } {
+  /**
+   * Where each forge sends its push webhooks for the app, and whether it has
+   * the secret that signs them. The secret itself is in the answer only when
+   * `reveal` asks for it (and is created then, on first use): it is a
+   * credential, shown on purpose, never as a side effect of looking.
+   */
+  webhook(name: string, options: { reveal?: boolean } = {}): WebhookView {
     this.get(name);
-    const { config } = this.options;
+    const { config, store } = this.options;
     const base = `http://${config.host}:${config.port}/hooks`;
-    return {
-      secret: this.options.store.webhookSecret(name) as string,
-      urls: {
-        github: `${base}/github/${name}`,
-        gitlab: `${base}/gitlab/${name}`,
-        gitea: `${base}/gitea/${name}`,
-      },
+    const urls = {
+      github: `${base}/github/${name}`,
+      gitlab: `${base}/gitlab/${name}`,
+      gitea: `${base}/gitea/${name}`,
     };
+    if (options.reveal) {
+      return { urls, hasSecret: true, secret: store.webhookSecret(name) as string };
+    }
+    return { urls, hasSecret: store.existingWebhookSecret(name) !== undefined };
   }
 
   /** `APP/SERVICE` of every image the app's releases recorded. */

@@ -29,6 +29,9 @@ const FINAL: readonly RunStatus[] = [
   "interrupted",
 ];
 
+/** A run file's mode when it is created (appends to an existing file keep its mode). */
+const RUN_FILE = { mode: 0o600 } as const;
+
 /** Where a run's files live: its event journal and one plain log per stage. */
 export function runDir(runsRoot: string, app: string, number: number): string {
   return join(runsRoot, app, String(number));
@@ -53,17 +56,18 @@ export class RunEvents {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.dir = runDir(runsRoot, app, number);
-    mkdirSync(this.dir, { recursive: true });
+    // Run logs quote build output and config: the owner's only (as $SKIFF_HOME is).
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.emitter.setMaxListeners(0);
     this.seq = readJournal(this.dir).length;
   }
 
   emit(input: RunEventInput): RunEvent {
     const event = { seq: ++this.seq, at: this.now().toISOString(), ...input } as RunEvent;
-    appendFileSync(join(this.dir, "events.jsonl"), `${JSON.stringify(event)}\n`);
+    appendFileSync(join(this.dir, "events.jsonl"), `${JSON.stringify(event)}\n`, RUN_FILE);
     if (event.type === "log") {
       const prefix = event.service ? `[${event.service}] ` : "";
-      appendFileSync(join(this.dir, `${event.stage}.log`), `${prefix}${event.text}\n`);
+      appendFileSync(join(this.dir, `${event.stage}.log`), `${prefix}${event.text}\n`, RUN_FILE);
     }
     if (event.type === "run" && FINAL.includes(event.status)) this.finished = true;
     this.emitter.emit("event", event);

@@ -148,7 +148,8 @@ export async function startDetached(
   mkdirSync(dirname(spec.pidFile), { recursive: true });
   mkdirSync(dirname(spec.logFile), { recursive: true });
   const logOffset = fileSize(spec.logFile);
-  const log = openSync(spec.logFile, "a");
+  // The owner's only, like every file under $SKIFF_HOME.
+  const log = openSync(spec.logFile, "a", 0o600);
   let pid: number | undefined;
   try {
     const child = spawn(spec.command, spec.args, {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
+import { isOneOfHashes } from "./safe-compare.js";
 
 /** sha256 hex of a token: the only form of it Skiff stores. */
 export function hashToken(token: string): string {
@@ -44,12 +45,13 @@ export function ensureAdminToken(
 }
 
 /**
- * Checks a presented bearer token. The lookup is by its sha256, so the time it
- * takes depends on the hash, never on how many leading characters were right.
+ * Checks a presented bearer token: its sha256 is compared with every stored
+ * hash in constant time (not looked up by value, whose index walk could take
+ * time that depends on how much of the hash matched).
  */
 export function isValidToken(store: Store, presented: string | undefined): boolean {
   if (!presented) return false;
-  return store.isAdminTokenHash(hashToken(presented));
+  return isOneOfHashes(hashToken(presented), store.adminTokenHashes());
 }
 
 /** Pulls the token from an `Authorization: Bearer …` header. */

@@ -19,6 +19,7 @@ import { registerDashboardRoutes } from "./dashboard.js";
 import { registerGitRoutes } from "./git/http-backend.js";
 import { type PreReceiveRouteOptions, registerPreReceiveRoute } from "./git/pre-receive-hook.js";
 import { registerWebhookRoutes } from "./hooks/routes.js";
+import { closeIfBodyUnread, dropLingering, refuse } from "./unread-body.js";
 
 /** What the HTTP layer needs; built by the server and by tests. */
 export interface HttpDependencies {
@@ -87,6 +88,53 @@ export function isApiRequest(routePattern: string | undefined, rawUrl: string): 
     .startsWith("/api/");
 }
 
+/**
+ * A URL as the server log may show it: the path alone. A query string can
+ * carry what must not reach a log (a token a client put there, a git
+ * `?service=` the log has no use for), so none is ever logged.
+ */
+export function pathOnly(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+/**
+ * The request fields of Fastify's "incoming request" log line. Its default
+ * serializer logs `req.url`, query string included; this one does not.
+ */
+function requestLogFields(request: {
+  method: string;
+  url: string;
+  hostname?: string;
+  ip?: string;
+}): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: pathOnly(request.url),
+    ...(request.hostname ? { host: request.hostname } : {}),
+    ...(request.ip ? { remoteAddress: request.ip } : {}),
+  };
+}
+
+/** Fastify's logger option with Skiff's request serializer; `false` stays off. */
+function loggerOptions(
+  logger: FastifyServerOptions["logger"] | undefined,
+): FastifyServerOptions["logger"] {
+  if (!logger) return false;
+  const base = logger === true ? {} : logger;
+  return { ...base, serializers: { ...base.serializers, req: requestLogFields } };
+}
+
+function notFound(request: { method: string; url: string }): ErrorBody {
+  return {
+    error: {
+      code: "not_found",
+      message: `no such endpoint: ${request.method} ${pathOnly(request.url)}`,
+      hint: "the API lives under /api/v1; see the README for its routes",
+    },
+  };
+}
+
 const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
 
 /** Every route the server registered, in registration order (Fastify's own HEAD twins left out). */
@@ -100,10 +148,13 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
  */
 export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: loggerOptions(deps.logger),
     // Request ids let a user quote a 500 and find its stack in the server log.
     genReqId: () => Math.random().toString(36).slice(2, 10),
   });
+
+  // Connections kept open after a refusal would hold up close() for seconds.
+  app.addHook("preClose", async () => dropLingering(app.server));
 
   const routes: RegisteredRoute[] = [];
   routeTables.set(app, routes);
@@ -115,13 +166,18 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   });
 
   app.addHook("onRequest", async (request, reply) => {
-    if (!isApiRequest(request.routeOptions.url, request.url)) return;
-    if (request.routeOptions.config?.public) return;
-    if (!isValidToken(deps.store, bearerToken(request.headers.authorization))) {
-      reply
-        .code(401)
-        .header("www-authenticate", 'Bearer realm="skiff"')
-        .send({
+    const needsToken =
+      isApiRequest(request.routeOptions.url, request.url) &&
+      request.routeOptions.config?.public !== true;
+    // onRequest runs before the body is parsed, so no body (an upload to
+    // /apps/APP/deploy streams hundreds of MB) is read for a caller without
+    // a valid token.
+    if (needsToken && !isValidToken(deps.store, bearerToken(request.headers.authorization))) {
+      return refuse(
+        request,
+        reply,
+        401,
+        {
           error: {
             code: "unauthorized",
             message: request.headers.authorization
@@ -129,39 +185,53 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
               : "this API needs a bearer token",
             hint: "send Authorization: Bearer <token>; the admin token is in $SKIFF_HOME/admin-token",
           },
-        } satisfies ErrorBody);
+        } satisfies ErrorBody,
+        { "www-authenticate": 'Bearer realm="skiff"' },
+      );
     }
+    // Fastify reads and parses the body of a request no route matches
+    // before its not-found handler runs; answering here reads none.
+    if (request.routeOptions.url === undefined)
+      return refuse(request, reply, 404, notFound(request));
   });
 
+  // Refusals that do not go through `refuse` (the git routes answer their
+  // own) still close a connection whose body was not read, rather than let
+  // Node drain what the client still sends.
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (reply.statusCode >= 400) closeIfBodyUnread(request, reply);
+    return payload;
+  });
+
+  // Every error answer goes through `refuse`: one raised before the body was
+  // read (a webhook or an upload for an unknown app, a body over the limit)
+  // is answered without reading it.
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SkiffError) {
-      reply.code(error.status).send({
+      return refuse(request, reply, error.status, {
         error: {
           code: error.code,
           message: error.message,
           ...(error.hint ? { hint: error.hint } : {}),
         },
       } satisfies ErrorBody);
-      return;
     }
     if (error instanceof RegistryError) {
       // The registry's own status (401, 405, ...) is not ours: to the API
       // client, a failing registry is a failing dependency.
-      reply.code(502).send({
+      return refuse(request, reply, 502, {
         error: { code: "registry_failed", message: error.message, hint: error.hint },
       } satisfies ErrorBody);
-      return;
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       // Fastify's own client errors: malformed JSON, a body too large, ...
-      reply.code(status).send({
+      return refuse(request, reply, status, {
         error: { code: "bad_request", message: (error as Error).message },
       } satisfies ErrorBody);
-      return;
     }
     request.log.error({ err: error }, "unhandled error");
-    reply.code(500).send({
+    return refuse(request, reply, 500, {
       error: {
         code: "internal",
         message: "Skiff hit an unexpected error",
@@ -172,13 +242,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({
-      error: {
-        code: "not_found",
-        message: `no such endpoint: ${request.method} ${request.url.split("?")[0]}`,
-        hint: "the API lives under /api/v1; see the README for its routes",
-      },
-    } satisfies ErrorBody);
+    reply.code(404).send(notFound(request));
   });
 
   app.get("/api/v1/healthz", { config: { public: true } }, async () => ({ ok: true }));

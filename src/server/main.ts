@@ -24,6 +24,7 @@ import { Store } from "../state/store.js";
 import { TestResultStore } from "../state/test-results.js";
 import { SKIFF_VERSION } from "../version.js";
 import { ensureAdminToken } from "./admin-token.js";
+import { restrictHomeModes } from "./file-modes.js";
 import { createHookToken, hookEnvironment, PRE_RECEIVE_PATH } from "./git/pre-receive-hook.js";
 import { buildHttpServer } from "./http.js";
 
@@ -39,13 +40,20 @@ export interface RunningServer {
  */
 export async function startServer(
   config: SkiffConfig,
-  options: { log?: (line: string) => void } = {},
+  options: {
+    log?: (line: string) => void;
+    /** Where the HTTP server's request log goes (a RotatingLog for server.log); stdout when absent. */
+    logStream?: { write(chunk: string): unknown };
+  } = {},
 ): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   for (const dir of [config.home, config.paths.run, config.paths.logs]) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   const store = new Store(openDatabase(config.paths.database));
+  // Installations from before Skiff enforced modes had a 0755 home and 0644
+  // files (the umask's); fixed at every start, not only on creation.
+  restrictHomeModes(config.home, config.paths);
   const token = ensureAdminToken(store, config.paths.adminToken);
   if (token.created) {
     log(`skiff: created the admin token in ${config.paths.adminToken} (mode 0600)`);
@@ -212,7 +220,10 @@ export async function startServer(
         store,
         processes: () => supervisor.states(),
       }),
-    logger: { level: process.env.SKIFF_LOG_LEVEL ?? "info" },
+    logger: {
+      level: process.env.SKIFF_LOG_LEVEL ?? "info",
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
   });
   try {
     await http.listen({ host: config.host, port: config.port });

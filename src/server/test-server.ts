@@ -19,7 +19,7 @@ import { type ReleaseRecord, RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { hashToken } from "./admin-token.js";
 import type { ProcessControl } from "./api/processes.js";
-import { buildHttpServer } from "./http.js";
+import { buildHttpServer, type HttpDependencies } from "./http.js";
 
 export const TOKEN = "skiff_test-token";
 /** The headers of a request that carries the admin token. */
@@ -49,6 +49,8 @@ export interface TestServerOptions {
   stages?: (stores: { runs: RunStore; deployments: DeploymentStore }) => Partial<StageRunners>;
   /** The deploy engine's deployer; without one the server has no deploy engine. */
   deployer?: ProcessControl;
+  /** Fastify's logger; off unless given. */
+  logger?: HttpDependencies["logger"];
 }
 
 export interface TestServer {
@@ -108,6 +110,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
       onPush: unreachable,
     },
     ...(options.deployer ? { deploy: { deployer: options.deployer, deployments } } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
 
   return {

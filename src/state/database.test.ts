@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "./database.js";
 import { migrations } from "./migrations/index.js";
-import { Store } from "./store.js";
+import { DELIVERY_RETENTION_COUNT, DELIVERY_RETENTION_DAYS, Store } from "./store.js";
 
 describe("the state database", () => {
   const dirs: string[] = [];
@@ -66,5 +66,105 @@ describe("Store", () => {
     expect(s.listEvents({ component: "edge", limit: 1 })).toMatchObject([
       { component: "edge", kind: "died" },
     ]);
+  });
+});
+
+describe("the state database's file modes", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const mode = (path: string) => statSync(path).mode & 0o777;
+
+  it("creates the database, its -wal and -shm readable by the owner only", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-db-"));
+    dirs.push(dir);
+    const file = join(dir, "skiff.db");
+    const db = openDatabase(file);
+    new Store(db).createApp("shop");
+    expect([mode(file), mode(`${file}-wal`), mode(`${file}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    db.close();
+  });
+
+  it("restricts a database an older Skiff left readable by everyone", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-db-"));
+    dirs.push(dir);
+    const file = join(dir, "skiff.db");
+    openDatabase(file).close();
+    chmodSync(file, 0o644);
+    const db = openDatabase(file);
+    expect([mode(file), mode(`${file}-wal`), mode(`${file}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    db.close();
+  });
+});
+
+describe("webhook deliveries", () => {
+  let now = new Date("2026-11-26T10:00:00Z");
+  const store = () => {
+    const s = new Store(openDatabase(":memory:"), () => now);
+    s.createApp("shop");
+    s.createApp("blog");
+    return s;
+  };
+
+  it("knows a delivery by any of its keys, per app", () => {
+    const s = store();
+    expect(s.isKnownDelivery("shop", ["id:github:1", "body:aa"])).toBe(false);
+    s.rememberDelivery("shop", ["id:github:1", "body:aa"]);
+    expect(s.isKnownDelivery("shop", ["id:github:1"])).toBe(true);
+    // A replay with a fresh delivery id but the same signed body is still a repeat.
+    expect(s.isKnownDelivery("shop", ["id:github:2", "body:aa"])).toBe(true);
+    expect(s.isKnownDelivery("shop", ["id:github:2", "body:bb"])).toBe(false);
+    expect(s.isKnownDelivery("blog", ["id:github:1", "body:aa"])).toBe(false);
+  });
+
+  it("forgets deliveries older than the retention period", () => {
+    const s = store();
+    now = new Date("2026-11-01T10:00:00Z");
+    s.rememberDelivery("shop", ["id:github:old"]);
+    now = new Date(now.getTime() + (DELIVERY_RETENTION_DAYS - 1) * 86_400_000);
+    s.rememberDelivery("shop", ["id:github:newer"]);
+    expect(s.isKnownDelivery("shop", ["id:github:old"])).toBe(true);
+    now = new Date(now.getTime() + 2 * 86_400_000);
+    s.rememberDelivery("blog", ["id:gitea:x"]);
+    expect(s.isKnownDelivery("shop", ["id:github:old"])).toBe(false);
+    expect(s.isKnownDelivery("shop", ["id:github:newer"])).toBe(true);
+  });
+
+  it("keeps at most the newest DELIVERY_RETENTION_COUNT keys per app", () => {
+    const s = store();
+    now = new Date("2026-11-26T10:00:00Z");
+    for (let i = 0; i <= DELIVERY_RETENTION_COUNT; i++)
+      s.rememberDelivery("shop", [`id:github:${i}`]);
+    s.rememberDelivery("blog", ["id:github:0"]);
+    const count = (app: string) =>
+      (
+        s.db.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE app = ?").get(app) as {
+          n: number;
+        }
+      ).n;
+    expect(count("shop")).toBe(DELIVERY_RETENTION_COUNT);
+    expect(s.isKnownDelivery("shop", ["id:github:0"])).toBe(false);
+    expect(s.isKnownDelivery("shop", [`id:github:${DELIVERY_RETENTION_COUNT}`])).toBe(true);
+    expect(s.isKnownDelivery("blog", ["id:github:0"])).toBe(true);
+  });
+
+  it("forgets an app's deliveries with the app", () => {
+    const s = store();
+    s.rememberDelivery("shop", ["id:github:1"]);
+    s.deleteApp("shop");
+    s.createApp("shop");
+    expect(s.isKnownDelivery("shop", ["id:github:1"])).toBe(false);
+  });
+});
+
+describe("webhook secrets", () => {
+  it("reads an existing secret without creating one", () => {
+    const s = new Store(openDatabase(":memory:"));
+    s.createApp("shop");
+    expect(s.existingWebhookSecret("shop")).toBeUndefined();
+    const secret = s.webhookSecret("shop");
+    expect(s.existingWebhookSecret("shop")).toBe(secret);
+    expect(s.existingWebhookSecret("nope")).toBeUndefined();
   });
 });

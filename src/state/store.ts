@@ -18,6 +18,11 @@ export interface PlatformEvent {
   message: string;
 }
 
+/** How long a webhook delivery is remembered: longer than any forge retries one (GitHub: 3 days of manual redelivery). */
+export const DELIVERY_RETENTION_DAYS = 30;
+/** At most this many deliveries are remembered per app, however many arrive in the retention window. */
+export const DELIVERY_RETENTION_COUNT = 1000;
+
 interface AppRow {
   name: string;
   deploy_branch: string;
@@ -56,11 +61,11 @@ export class Store {
       .run(tokenHash, this.now().toISOString());
   }
 
-  isAdminTokenHash(tokenHash: string): boolean {
+  /** Every stored admin token hash (hex sha256), for a comparison that does not stop at the first match. */
+  adminTokenHashes(): string[] {
     return (
-      this.db.prepare("SELECT 1 FROM admin_tokens WHERE token_hash = ?").get(tokenHash) !==
-      undefined
-    );
+      this.db.prepare("SELECT token_hash FROM admin_tokens").all() as { token_hash: string }[]
+    ).map((row) => row.token_hash);
   }
 
   // --- apps ---------------------------------------------------------------
@@ -98,6 +103,18 @@ export class Store {
     }
   }
 
+  /**
+   * The app's webhook secret if one was ever created, without creating it:
+   * webhooks to an app whose operator never asked for the secret cannot be
+   * verified, so they are refused before their body is read.
+   */
+  existingWebhookSecret(name: string): string | undefined {
+    const row = this.db.prepare("SELECT webhook_secret FROM apps WHERE name = ?").get(name) as
+      | { webhook_secret: string | null }
+      | undefined;
+    return row?.webhook_secret ?? undefined;
+  }
+
   /** The app's webhook secret, created on first use (it signs what forges send). */
   webhookSecret(name: string): string | undefined {
     const row = this.db.prepare("SELECT webhook_secret FROM apps WHERE name = ?").get(name) as
@@ -110,6 +127,41 @@ export class Store {
       .prepare("UPDATE apps SET webhook_secret = ? WHERE name = ? AND webhook_secret IS NULL")
       .run(secret, name);
     return this.webhookSecret(name);
+  }
+
+  // --- webhook deliveries -----------------------------------------------
+
+  /** Whether any of `keys` (a delivery id, a body digest) names a delivery already acted on. */
+  isKnownDelivery(app: string, keys: readonly string[]): boolean {
+    const known = this.db.prepare(
+      "SELECT 1 FROM webhook_deliveries WHERE app = ? AND delivery_key = ?",
+    );
+    return keys.some((key) => known.get(app, key) !== undefined);
+  }
+
+  /**
+   * Remembers a delivery under each of `keys`, then forgets what is older
+   * than DELIVERY_RETENTION_DAYS or beyond the app's newest
+   * DELIVERY_RETENTION_COUNT keys, so the table stays small however many
+   * deliveries arrive.
+   */
+  rememberDelivery(app: string, keys: readonly string[]): void {
+    const now = this.now();
+    const cutoff = new Date(now.getTime() - DELIVERY_RETENTION_DAYS * 86_400_000).toISOString();
+    this.db.transaction(() => {
+      const insert = this.db.prepare(
+        "INSERT OR IGNORE INTO webhook_deliveries (app, delivery_key, received_at) VALUES (?, ?, ?)",
+      );
+      for (const key of keys) insert.run(app, key, now.toISOString());
+      this.db.prepare("DELETE FROM webhook_deliveries WHERE received_at < ?").run(cutoff);
+      this.db
+        .prepare(
+          `DELETE FROM webhook_deliveries WHERE app = ? AND rowid NOT IN (
+             SELECT rowid FROM webhook_deliveries WHERE app = ?
+             ORDER BY received_at DESC, rowid DESC LIMIT ?)`,
+        )
+        .run(app, app, DELIVERY_RETENTION_COUNT);
+    })();
   }
 
   deleteApp(name: string): boolean {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { AppView, DestroyReport } from "../../apps/app-service.js";
+import type { AppView, DestroyReport, WebhookView } from "../../apps/app-service.js";
 import type { SkiffConfig } from "../../config.js";
 import { ExitError } from "../../errors.js";
 import { ApiClient } from "../api-client.js";
@@ -54,6 +54,8 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
             ["name", app.name],
             ["created", `${app.createdAt} (${age(app.createdAt)})`],
             ["deploy branch", app.deployBranch],
+            // The API masks any credentials in it.
+            ["repository", app.repoUrl ?? "(none)"],
             ["git remote", app.gitRemote],
             ["address", app.url],
             ["containers", app.containers ?? "unknown (Docker did not answer)"],
@@ -92,19 +94,30 @@ export function registerAppCommands(program: Command, loadConfig: () => SkiffCon
     .command("apps:webhook")
     .argument("<name>")
     .description(
-      "show the webhook URLs for GitHub, GitLab and Gitea, and the secret to configure with them",
+      "show the webhook URLs for GitHub, GitLab and Gitea; --reveal also prints the secret to configure with them",
     )
+    .option("--reveal", "print the webhook secret (created on first use)")
     .option("--json", "print as JSON")
-    .action(async (name: string, options: { json?: boolean }) => {
-      const { webhook } = await client().get<{
-        webhook: { secret: string; urls: Record<string, string> };
-      }>(`/api/v1/apps/${encodeURIComponent(name)}/webhook`);
+    .action(async (name: string, options: { reveal?: boolean; json?: boolean }) => {
+      const path = `/api/v1/apps/${encodeURIComponent(name)}/webhook`;
+      // The secret is a credential: it is fetched, and so printed, only when asked for.
+      const { webhook } = options.reveal
+        ? await client().post<{ webhook: WebhookView }>(`${path}/reveal`, {})
+        : await client().get<{ webhook: WebhookView }>(path);
       if (options.json) return printJson(webhook);
       print(table(["FORGE", "URL"], Object.entries(webhook.urls)));
-      print(`\nSecret: ${webhook.secret}`);
-      print(
-        "GitHub/Gitea: content type application/json, this secret; GitLab: this secret as the token.",
-      );
+      if (webhook.secret !== undefined) {
+        print(`\nSecret: ${webhook.secret}`);
+        print(
+          "GitHub/Gitea: content type application/json, this secret; GitLab: this secret as the token.",
+        );
+      } else if (webhook.hasSecret) {
+        print(`\nSecret: set (print it with: skiff apps:webhook ${name} --reveal)`);
+      } else {
+        print(
+          `\nSecret: none yet; create and print it with: skiff apps:webhook ${name} --reveal\nDeliveries are refused until the forge signs them with it.`,
+        );
+      }
     });
 
   program

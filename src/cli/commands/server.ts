@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fchmodSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
@@ -9,6 +10,7 @@ import { ExitError } from "../../errors.js";
 import { managedRegistrySpec } from "../../registry/managed-registry.js";
 import { runningPid, stopProcess, tailFile } from "../../runtime/managed-process.js";
 import { startServer } from "../../server/main.js";
+import { RotatingLog, SERVER_LOG_FILES, SERVER_LOG_MAX_BYTES } from "../../server/rotating-log.js";
 import { print, printJson } from "../output.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/skiff", import.meta.url));
@@ -40,9 +42,19 @@ export function registerServerCommands(program: Command, loadConfig: () => Skiff
       "run the control plane in the foreground (start|stop|status run it in the background)",
     )
     .option("--port <port>", "API port (default 7070, or SKIFF_PORT)")
-    .action(async (options: { port?: string }) => {
+    .option(
+      "--log-file <file>",
+      `log to FILE instead of stderr, cut at ${SERVER_LOG_MAX_BYTES / 1024 / 1024} MB with ${SERVER_LOG_FILES} files kept (what \`server start\` does)`,
+    )
+    .action(async (options: { port?: string; logFile?: string }) => {
       if (options.port) process.env.SKIFF_PORT = options.port;
-      const running = await startServer(loadConfig());
+      const config = loadConfig();
+      // The server writes its log itself, so it is also the one that rotates it.
+      const logFile = options.logFile ? openServerLog(options.logFile) : undefined;
+      const running = await startServer(
+        config,
+        logFile ? { log: (line) => logFile.line(line), logStream: logFile } : {},
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGTERM", stop);
@@ -50,6 +62,7 @@ export function registerServerCommands(program: Command, loadConfig: () => Skiff
       });
       // The registry and the edge keep running: they serve while the control plane is down.
       await running.close();
+      logFile?.close();
     });
 
   server
@@ -69,11 +82,16 @@ export function registerServerCommands(program: Command, loadConfig: () => Skiff
         );
         return;
       }
-      mkdirSync(config.paths.logs, { recursive: true });
-      const log = openSync(config.paths.serverLog, "a");
-      const child = spawn(process.execPath, [BIN, "server"], {
+      mkdirSync(config.paths.logs, { recursive: true, mode: 0o700 });
+      // The server writes and rotates server.log itself (--log-file). Its
+      // stderr still goes to the file, for what is printed before the log is
+      // set up (a failed start, which is shown below) or by Node itself on a
+      // fatal error; after a rotation that lands in server.log.1 or later.
+      const log = openSync(config.paths.serverLog, "a", 0o600);
+      fchmodSync(log, 0o600);
+      const child = spawn(process.execPath, [BIN, "server", "--log-file", config.paths.serverLog], {
         detached: true,
-        stdio: ["ignore", log, log],
+        stdio: ["ignore", "ignore", log],
         env: process.env,
       });
       closeSync(log);
@@ -144,6 +162,12 @@ export function registerServerCommands(program: Command, loadConfig: () => Skiff
       }
       if (!serving) throw new ExitError("", 1);
     });
+}
+
+/** The rotating server log at `file`, its directory created owner-only. */
+function openServerLog(file: string): RotatingLog {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  return new RotatingLog({ file });
 }
 
 function url(config: SkiffConfig): string {

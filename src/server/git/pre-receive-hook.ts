@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appNameProblem } from "../../apps/names.js";
 import { bearerToken } from "../admin-token.js";
 import { gitBaseEnv, isNullObjectId, OBJECT_ID, runGit } from "./git-command.js";
@@ -169,13 +169,17 @@ export function registerPreReceiveRoute(
   /** Per app, the end of the last push's run: pushes to one app go one at a time. */
   const queues = new Map<string, Promise<void>>();
 
-  app.post(PRE_RECEIVE_PATH, async (request, reply) => {
+  // The token is checked in onRequest, before Fastify reads and parses the body.
+  const onRequest = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!sameSecret(bearerToken(request.headers.authorization), options.hookToken)) {
       return reply
         .code(401)
         .type("text/plain; charset=utf-8")
         .send("the hook token is not valid: this endpoint is for Skiff's own pre-receive hook\n");
     }
+  };
+
+  app.post(PRE_RECEIVE_PATH, { onRequest }, async (request, reply) => {
     const push = parsePushRequest(request.body);
     if (typeof push === "string") {
       return reply

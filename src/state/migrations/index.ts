@@ -3,6 +3,7 @@ import { sql as pipeline } from "./002_pipeline.js";
 import { sql as buildInputs } from "./003_build_inputs.js";
 import { sql as deployments } from "./004_deployments.js";
 import { sql as passedTests } from "./005_passed_tests.js";
+import { sql as webhookDeliveries } from "./006_webhook_deliveries.js";
 
 /** Every migration in order; the position + 1 is the schema version it produces. */
 export const migrations: readonly { name: string; sql: string }[] = [
@@ -11,4 +12,5 @@ export const migrations: readonly { name: string; sql: string }[] = [
   { name: "003_build_inputs", sql: buildInputs },
   { name: "004_deployments", sql: deployments },
   { name: "005_passed_tests", sql: passedTests },
+  { name: "006_webhook_deliveries", sql: webhookDeliveries },
 ];
