@@ -257,7 +257,7 @@ async function push(ctx, phase) {
  * images a fresh builder must not have. The answer is NDJSON progress whose
  * last line is the result.
  */
-async function scaleToZero({ serverUrl, token }, app) {
+async function scaleToZero({ serverUrl, token, docker }, app) {
   const response = await fetch(`${serverUrl}/api/v1/apps/${app}/scale`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -269,6 +269,17 @@ async function scaleToZero({ serverUrl, token }, app) {
   if (result.ok !== true) {
     throw new Error(`scaling ${app} to 0 failed: HTTP ${response.status} ${lines.at(-1)}`);
   }
+  // The replicas left the edge; they stop in the background with their grace period.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`skiff.app=${app}`] },
+    });
+    if (left.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${app}'s replicas were still there 60 s after scaling to 0`);
 }
 
 async function oneRun(ctx, index, total) {

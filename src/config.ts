@@ -52,6 +52,8 @@ export interface SkiffPaths {
   runs: string;
   /** Scratch space for runs in flight (source trees, build contexts). */
   work: string;
+  /** Each release's files (binds, secrets, configs), by app and release. */
+  releases: string;
 }
 
 /** The file layout under `$SKIFF_HOME`; one function so every module agrees on it. */
@@ -71,6 +73,7 @@ export function skiffPaths(home: string): SkiffPaths {
     repos: join(home, "repos"),
     runs: join(home, "runs"),
     work: join(home, "work"),
+    releases: join(home, "releases"),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import {
   mkdirSync,
   mkdtempSync,
@@ -13,8 +13,15 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
-import { type GitResult, git, gitOk, isolatedGitEnv } from "./support/git-cli.js";
-import { initRepo, listRuns, smallApp } from "./support/pipeline-app.js";
+import { type GitResult, gitOk, isolatedGitEnv } from "./support/git-cli.js";
+import {
+  gitOutput,
+  initRepo,
+  listRuns,
+  pushToSandbox,
+  smallApp,
+  waitForRun,
+} from "./support/pipeline-app.js";
 import {
   createSandbox,
   destroySandbox,
@@ -84,8 +91,7 @@ describe("a pushed tree never reaches outside itself", () => {
   }
 
   function push(app: string, dir: string): Promise<GitResult> {
-    const remote = `http://x:${token}@127.0.0.1:${sandbox.apiPort}/git/${app}.git`;
-    return git(["push", "--progress", remote, "main"], { cwd: dir, env });
+    return pushToSandbox(sandbox, app, dir, env);
   }
 
   /** Every file under $SKIFF_HOME but the token file itself and the registry's blobs, as text. */
@@ -122,7 +128,7 @@ describe("a pushed tree never reaches outside itself", () => {
 
   async function expectRefused(app: string, dir: string, located: RegExp): Promise<void> {
     const result = await push(app, dir);
-    const output = result.lines.map((line) => line.text).join("\n");
+    const output = gitOutput(result);
     expect(result.code, output).not.toBe(0);
     expect(output).toMatch(located);
     const [run] = await listRuns(sandbox, app);
@@ -196,7 +202,7 @@ describe("a pushed tree never reaches outside itself", () => {
     const files = smallApp(`${prefix}in`, { test: "", extraSteps: ["COPY token /token"] });
     const { app, dir } = await appWithLinks("inner", files, { token: "$SKIFF_HOME/admin-token" });
     const result = await push(app, dir);
-    const output = result.lines.map((line) => line.text).join("\n");
+    const output = gitOutput(result);
     // BuildKit resolves a link of the context inside the context, where the
     // target does not exist: the COPY fails, and no image holds the token.
     expect(result.code, output).not.toBe(0);
@@ -213,6 +219,54 @@ describe("a pushed tree never reaches outside itself", () => {
     expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).toMatch(/compose\.yaml leads outside the repository/);
     await expectNothingLeaked(app, result.stdout + result.stderr);
+  });
+
+  it("refuses the same links in a commit a webhook deploys", async () => {
+    const app = `${prefix}-hook`;
+    expect((await skiff(sandbox, ["apps:create", app])).code).toBe(0);
+    // The app's repository as a forge holds it: a local bare repository.
+    const bare = join(root, `${app}.git`);
+    await gitOk(["init", "--quiet", "--bare", "--initial-branch=main", bare], { cwd: root, env });
+    const dir = join(root, app);
+    mkdirSync(dir);
+    symlinkSync("../../..", join(dir, "home"));
+    await initRepo(
+      dir,
+      {
+        "compose.yaml": `services:\n  web:\n    build: { context: home, dockerfile: Dockerfile }\n    x-skiff: { port: 8080 }\n`,
+      },
+      env,
+    );
+    const tip = await gitOk(["rev-parse", "HEAD"], { cwd: dir, env });
+    await gitOk(["push", "--quiet", bare, "main"], { cwd: dir, env });
+    expect(
+      (await skiff(sandbox, ["apps:set", app, `repo=file://${bare}`, "branch=main"])).code,
+    ).toBe(0);
+    const webhook = JSON.parse(
+      (await skiff(sandbox, ["apps:webhook", app, "--reveal", "--json"])).stdout,
+    ) as {
+      secret: string;
+      urls: { github: string };
+    };
+    const body = JSON.stringify({ ref: "refs/heads/main", after: tip, repository: { name: app } });
+    const response = await fetch(webhook.urls.github, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": randomBytes(8).toString("hex"),
+        "x-hub-signature-256": `sha256=${createHmac("sha256", webhook.secret).update(body).digest("hex")}`,
+      },
+      body,
+    });
+    expect(response.status).toBe(202);
+    const run = await waitForRun(sandbox, app, 1);
+    expect(run.status).toBe("failed");
+    const logs = await skiff(sandbox, ["runs:logs", app, "1"]);
+    expect(logs.stdout + logs.stderr).toMatch(
+      /services\.web\.build\.context: "home" leads outside the repository/,
+    );
+    await expectNothingLeaked(app, "");
   });
 
   it("still deploys a tree whose links stay inside it", async () => {

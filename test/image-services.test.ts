@@ -8,12 +8,17 @@ import { RegistryClient } from "../src/registry/client.js";
 import { pushImage } from "../src/registry/push.js";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { getThroughEdge } from "./support/deploy-app.js";
-import { type GitResult, git, gitOk, isolatedGitEnv } from "./support/git-cli.js";
-import { commitFiles, manifestDigest, writeFiles } from "./support/pipeline-app.js";
+import { type GitResult, gitOk, isolatedGitEnv } from "./support/git-cli.js";
+import {
+  commitFiles,
+  gitOutput,
+  manifestDigest,
+  pushToSandbox,
+  writeFiles,
+} from "./support/pipeline-app.js";
 import {
   createSandbox,
   destroySandbox,
-  readToken,
   type SkiffSandbox,
   skiff,
   startForegroundServer,
@@ -91,12 +96,7 @@ describe("image: services", () => {
   }
 
   function push(): Promise<GitResult> {
-    const remote = `http://x:${readToken(sandbox)}@127.0.0.1:${sandbox.apiPort}/git/${app}.git`;
-    return git(["push", "--progress", remote, "main"], { cwd: dir, env });
-  }
-
-  function text(result: GitResult): string {
-    return result.lines.map((line) => line.text).join("\n");
+    return pushToSandbox(sandbox, app, dir, env);
   }
 
   async function dbReplicaImage(): Promise<string | undefined> {
@@ -111,7 +111,7 @@ describe("image: services", () => {
     await gitOk(["init", "--quiet", "--initial-branch=main"], { cwd: dir, env });
     await commit(spec(TEST_IMAGE, "v1"), "v1");
     const result = await push();
-    expect(result.code, text(result)).toBe(0);
+    expect(result.code, gitOutput(result)).toBe(0);
     const digest = await manifestDigest(sandbox.registryUrl, `${app}/db`, "r1");
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const { releases } = JSON.parse((await skiff(sandbox, ["releases", app, "--json"])).stdout) as {
@@ -129,8 +129,8 @@ describe("image: services", () => {
   it("reuses the pinned image when a push changes only the web service", async () => {
     await commit({ "web/www/index.html": "web v2\n" }, "v2");
     const result = await push();
-    expect(result.code, text(result)).toBe(0);
-    expect(text(result)).toMatch(/\[db\] skiff-test\/busybox:1 is unchanged since r1/);
+    expect(result.code, gitOutput(result)).toBe(0);
+    expect(gitOutput(result)).toMatch(/\[db\] skiff-test\/busybox:1 is unchanged since r1/);
     const first = await manifestDigest(sandbox.registryUrl, `${app}/db`, "r1");
     expect(await manifestDigest(sandbox.registryUrl, `${app}/db`, "r2")).toBe(first);
   });
@@ -143,8 +143,8 @@ describe("image: services", () => {
     await docker.getImage(`${base}:1`).remove();
     await commit(spec(`${base}:1`, "v3"), "db from the registry");
     const result = await push();
-    expect(result.code, text(result)).toBe(0);
-    expect(text(result)).toContain(`${base}:1 is not on this Docker host: pulling it`);
+    expect(result.code, gitOutput(result)).toBe(0);
+    expect(gitOutput(result)).toContain(`${base}:1 is not on this Docker host: pulling it`);
     const digest = await manifestDigest(sandbox.registryUrl, `${app}/db`, "r3");
     await waitFor(
       "db to run from r3's image",
@@ -161,12 +161,12 @@ describe("image: services", () => {
     await commit(spec(`${registryAddress}/bases/no-such-image:9`, "v4"), "gone");
     const result = await push();
     expect(result.code).not.toBe(0);
-    expect(text(result)).toMatch(
+    expect(gitOutput(result)).toMatch(
       new RegExp(
         `db: image ${registryAddress}/bases/no-such-image:9 could not be pulled: .*(not found|unknown)`,
       ),
     );
-    expect(text(result)).toContain("hint: the registry does not hold");
+    expect(gitOutput(result)).toContain("hint: the registry does not hold");
     expect(await dbReplicaImage()).toBe(before);
     const page = await getThroughEdge(sandbox.edgePort, `${app}.localhost`, "/");
     expect(page).toEqual({ status: 200, body: "web v3\n" });

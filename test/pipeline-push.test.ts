@@ -27,6 +27,7 @@ import {
   type SkiffSandbox,
   skiff,
   startForegroundServer,
+  waitFor,
 } from "./support/skiff-harness.js";
 
 /**
@@ -104,6 +105,18 @@ describe("git push runs the pipeline end to end", () => {
     const dir = join(root, app);
     const first = await initRepo(dir, files(app), env);
     return { app, dir, first, repository: `${app}/web` };
+  }
+
+  /** Scales web to 0 and waits until its replicas, stopped in the background, are gone. */
+  async function scaleToZero(app: string): Promise<void> {
+    expect((await skiff(sandbox, ["scale", app, "web=0"])).code).toBe(0);
+    await waitFor(
+      `${app}'s replicas to be gone`,
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`skiff.app=${app}`] } }))
+          .length === 0,
+      30_000,
+    );
   }
 
   function remote(app: string): string {
@@ -300,7 +313,7 @@ describe("git push runs the pipeline end to end", () => {
     const { app, dir, repository } = await newApp("cache");
     expect((await push(app, dir)).code).toBe(0);
     // No replica may hold the images a fresh builder must not have.
-    expect((await skiff(sandbox, ["scale", app, "web=0"])).code).toBe(0);
+    await scaleToZero(app);
 
     // A fresh builder for this app: its local images removed by exact
     // reference, and every build cache record of its steps pruned (found by
@@ -347,7 +360,7 @@ describe("git push runs the pipeline end to end", () => {
     const r1 = await manifestDigest(sandbox.registryUrl, repository, "r1");
     // A fresh builder: the reused image must come from the registry (and
     // no replica may hold it on this host).
-    expect((await skiff(sandbox, ["scale", app, "web=0"])).code).toBe(0);
+    await scaleToZero(app);
     expect(await removeAppImages(docker, registryAddress, app)).toHaveLength(2);
 
     await commitFiles(dir, { "NOTES.md": "not part of the build context\n" }, "notes", env);

@@ -7,6 +7,7 @@ import type { RegistryCredentials } from "../registry/client.js";
 import { ensureImage } from "../registry/pull.js";
 import { type AppSpec, type Plan, type PlanService, toPlan } from "../spec/index.js";
 import type { DeploymentStore } from "../state/deployments.js";
+import type { ReleaseFileStore } from "../state/release-files.js";
 import type { ReleaseRecord, RunStore } from "../state/runs.js";
 import { toEdgeAppState } from "./edge-targets.js";
 import { httpUnhealthy } from "./http-health-watch.js";
@@ -25,6 +26,8 @@ export interface DeployerOptions {
   registryAddress: string;
   registryUrl: string;
   registryAuth?: RegistryCredentials;
+  /** Each release's files (binds, secrets, configs); without it, replicas get none. */
+  releaseFiles?: ReleaseFileStore;
   /** Things the platform did by itself (a replaced replica), for `skiff events`. */
   recordEvent?: (app: string, message: string) => void;
 }
@@ -58,6 +61,8 @@ export class Deployer {
   private readonly sameServiceCache = new Map<string, boolean>();
   /** Per app/service: when the reconciler may try again to start a replica that failed. */
   private readonly startBackoff = new Map<string, { until: number; delayMs: number }>();
+  /** Old replicas being stopped and removed in the background, by container id. */
+  private readonly retiring = new Map<string, Promise<void>>();
 
   constructor(private readonly options: DeployerOptions) {}
 
@@ -73,7 +78,7 @@ export class Deployer {
       let retire: Replica[];
       try {
         const images = await this.pullImages(release, log, signal);
-        const current = await listReplicas(docker, this.options.instance, app);
+        const current = await this.replicasOf(app);
         const keep = live
           ? plan.services
               .filter((s) => {
@@ -96,6 +101,7 @@ export class Deployer {
             plan,
             ...(live ? { previousPlan: planOf(live, app) } : {}),
             images,
+            files: this.filesOf(app, number),
             replicas: (s) => replicasOf(s, desired.scale),
             current,
             keep,
@@ -111,14 +117,14 @@ export class Deployer {
       for (const key of this.startBackoff.keys()) {
         if (key.startsWith(`${app}/`)) this.startBackoff.delete(key);
       }
-      log(`release r${number} is live; stopping ${retire.length} old replica(s)`);
-      const stopping = Date.now();
-      await Promise.all(retire.map((r) => retireReplica(docker, r)));
       if (retire.length > 0) {
         log(
-          `stopped ${retire.length} old replica(s) in ${((Date.now() - stopping) / 1000).toFixed(1)} s`,
+          `release r${number} is live; ${retire.length} old replica(s) stop in the background, each with its stop_grace_period`,
         );
+      } else {
+        log(`release r${number} is live`);
       }
+      this.retireInBackground(app, retire);
     });
   }
 
@@ -159,9 +165,7 @@ export class Deployer {
         );
       }
       const images = await this.pullImages(release, log);
-      const current = (await listReplicas(docker, this.options.instance, app)).filter((r) =>
-        this.runsAsIn(app, r, release),
-      );
+      const current = (await this.replicasOf(app)).filter((r) => this.runsAsIn(app, r, release));
       let retire: Replica[];
       try {
         ({ retire } = await rollOut(
@@ -173,6 +177,7 @@ export class Deployer {
             plan,
             previousPlan: plan,
             images,
+            files: this.filesOf(app, release.number),
             replicas: (s) => replicasOf(s, desired.scale),
             current,
             ...(service ? { only: [service] } : {}),
@@ -182,7 +187,7 @@ export class Deployer {
       } catch (error) {
         throw asDeployFailure(error);
       }
-      await Promise.all(retire.map((r) => retireReplica(docker, r)));
+      this.retireInBackground(app, retire);
     });
   }
 
@@ -207,15 +212,20 @@ export class Deployer {
         replicas.map((r) =>
           docker
             .getContainer(r.id)
-            .remove({ force: true, v: false })
+            // v: the anonymous (ephemeral) volumes go with it; named volumes stay.
+            .remove({ force: true, v: true })
             .catch(() => {}),
         ),
       );
+      this.options.releaseFiles?.forget(app);
       return { domains, containers: replicas.map((r) => r.name) };
     });
   }
 
-  /** The app's containers as Docker reports them, with restarts and start times. */
+  /**
+   * The app's containers as Docker reports them, with restarts and start
+   * times; an old replica still running out its grace period is "stopping".
+   */
   async ps(app: string): Promise<(Replica & { restarts: number; startedAt?: string })[]> {
     const replicas = await listReplicas(this.options.docker, this.options.instance, app);
     const edgeHealth = await this.edgeHealth(app, replicas);
@@ -228,6 +238,8 @@ export class Deployer {
         const health = r.health ?? edgeHealth.get(r.id);
         return {
           ...r,
+          // Off the edge already, waiting out its stop_grace_period.
+          ...(this.retiring.has(r.id) && r.state === "running" ? { state: "stopping" } : {}),
           ...(health ? { health } : {}),
           restarts: info?.RestartCount ?? 0,
           ...(info?.State.StartedAt && !info.State.StartedAt.startsWith("0001")
@@ -309,7 +321,7 @@ export class Deployer {
   private async converge(app: string, log: Log): Promise<void> {
     const { docker, deployments, edge } = this.options;
     const desired = deployments.desired(app);
-    const all = await listReplicas(docker, this.options.instance, app);
+    const all = await this.replicasOf(app);
     const release =
       desired.release !== undefined
         ? this.options.runs.getReleaseByNumber(app, desired.release)
@@ -318,7 +330,7 @@ export class Deployer {
       if (all.length > 0) {
         log(`removing ${all.length} container(s): ${app} has no live release`);
         await edge.removeApp(app).catch(() => {});
-        await Promise.all(all.map((r) => retireReplica(docker, r)));
+        this.retireInBackground(app, all);
       }
       return;
     }
@@ -360,6 +372,9 @@ export class Deployer {
             release: release.number,
             replica: index,
             image,
+            ...(this.filesOf(app, release.number)[service.name]
+              ? { files: this.filesOf(app, release.number)[service.name] }
+              : {}),
             log: (text) => log(text, service.name),
           });
           keep.push(fresh);
@@ -395,8 +410,43 @@ export class Deployer {
     const gone = [...orphans, ...broken, ...extra];
     if (gone.length > 0) {
       log(`removing ${gone.length} container(s) the desired state does not have`);
-      await Promise.all(gone.map((r) => retireReplica(docker, r)));
+      this.retireInBackground(app, gone);
     }
+  }
+
+  /** The app's replicas, without the old ones being stopped in the background: they are on their way out. */
+  private async replicasOf(app: string): Promise<Replica[]> {
+    const all = await listReplicas(this.options.docker, this.options.instance, app);
+    return all.filter((r) => !this.retiring.has(r.id));
+  }
+
+  /**
+   * Stops and removes replicas that left the edge already, each with its
+   * grace period, without holding the app's lock: a push returns once its
+   * release is live, not after the old replicas' `stop_grace_period` (a
+   * server whose PID 1 ignores SIGTERM takes all of it). The release is
+   * recorded live before this starts, so if the control plane dies
+   * meanwhile, the reconciler finds these replicas outside the desired
+   * state at its next pass and removes them: nothing is orphaned.
+   */
+  private retireInBackground(app: string, replicas: readonly Replica[]): void {
+    for (const replica of replicas) {
+      if (this.retiring.has(replica.id)) continue;
+      const retired = retireReplica(this.options.docker, replica)
+        .catch((error: Error) => {
+          this.options.recordEvent?.(
+            app,
+            `${replica.service}: could not remove old replica ${replica.name}: ${error.message}; the reconciler tries again`,
+          );
+        })
+        .finally(() => this.retiring.delete(replica.id));
+      this.retiring.set(replica.id, retired);
+    }
+  }
+
+  /** Resolves once every replica being retired in the background is gone (for shutdown and tests). */
+  async retired(): Promise<void> {
+    await Promise.all([...this.retiring.values()]);
   }
 
   /** Every release image on the Docker host, by digest; per service the reference to run. */
@@ -463,7 +513,16 @@ export class Deployer {
     if (digest(other) === undefined || digest(other) !== digest(release)) return false;
     const settings = (r: ReleaseRecord) =>
       JSON.stringify(planOf(r, app).services.find((s) => s.name === service) ?? null);
-    return settings(other) === settings(release);
+    if (settings(other) !== settings(release)) return false;
+    // The same file names can hold new bytes (a changed secret, an edited nginx.conf).
+    const files = (r: ReleaseRecord) => this.filesOf(app, r.number)[service];
+    const [a, b] = [files(other), files(release)];
+    return a === undefined || b === undefined ? a === b : a.equals(b);
+  }
+
+  /** The files release `number` puts into its replicas, per service. */
+  private filesOf(app: string, number: number): Record<string, Buffer> {
+    return this.options.releaseFiles?.load(app, number) ?? {};
   }
 
   private release(app: string, number: number): ReleaseRecord {

@@ -70,6 +70,8 @@ export async function startReplica(
     release: number;
     replica: number;
     image: string;
+    /** The release's files for this service: a tar archive extracted at `/` before the start. */
+    files?: Buffer;
     log: (text: string) => void;
     signal?: AbortSignal;
   },
@@ -88,6 +90,7 @@ export async function startReplica(
   );
   const started = Date.now();
   try {
+    if (input.files) await putReleaseFiles(container, input.files, service);
     await container.start();
     const verdict = await waitUntilHealthy(docker, container.id, service.health, {
       ...(service.container.port !== undefined ? { containerPort: service.container.port } : {}),
@@ -115,20 +118,62 @@ export async function startReplica(
       networks: [appNetworkName(app, input.instance)],
     };
   } catch (error) {
-    await container.remove({ force: true }).catch(() => {});
+    await container.remove({ force: true, v: true }).catch(() => {});
     throw error;
   }
 }
 
 /**
- * Stops a replica with its grace period (SIGTERM, then SIGKILL when the
- * time is up, as Docker does with the container's StopTimeout) and removes
- * it. Already gone is fine.
+ * Extracts the release's files (binds, secrets, configs) into a created
+ * container, before its first start (Engine API `PUT /containers/{id}/archive`):
+ * they are in its file system from the first instruction on.
+ */
+export async function putReleaseFiles(
+  container: Docker.Container,
+  archive: Buffer,
+  service: PlanService,
+): Promise<void> {
+  try {
+    await container.putArchive(archive, { path: "/" });
+  } catch (error) {
+    const said = (error as Error).message;
+    const hint = service.container.readOnly
+      ? "; read_only: true keeps Docker from writing the service's binds, secrets and configs into the container: put their targets under a tmpfs: path, or drop read_only"
+      : "";
+    throw new ReplicaFailure(
+      `could not put the release's files into a ${service.name} container: ${said}${hint}`,
+      [],
+    );
+  }
+}
+
+/**
+ * Stops a replica with its grace period (its StopSignal, then SIGKILL when
+ * the time is up, as Docker does with the container's StopTimeout) and
+ * removes it. Already stopped, already gone or already being removed is
+ * fine; any other answer of the daemon is thrown.
  */
 export async function retireReplica(docker: Docker, replica: Pick<Replica, "id">): Promise<void> {
   const container = docker.getContainer(replica.id);
-  await container.stop().catch(() => {});
-  await container.remove({ force: true }).catch(() => {});
+  await container.stop().catch(expectDaemon(RETIRE_STOP_ANSWERS));
+  // v: its anonymous volumes (ephemeral, one per replica) go with it; named volumes never do.
+  await container.remove({ force: true, v: true }).catch(expectDaemon(RETIRE_REMOVE_ANSWERS));
+}
+
+/**
+ * The Engine API's answers that mean "nothing left to do" (Engine API 1.41):
+ * `POST /containers/{id}/stop` 304 "container already stopped", 404 "no
+ * such container"; `DELETE /containers/{id}` 404, and 409 "removal of
+ * container … is already in progress" when another retirement got there first.
+ */
+const RETIRE_STOP_ANSWERS = [304, 404];
+const RETIRE_REMOVE_ANSWERS = [404, 409];
+
+function expectDaemon(statusCodes: readonly number[]): (error: unknown) => void {
+  return (error) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === undefined || !statusCodes.includes(status)) throw error;
+  };
 }
 
 /** The check a replica passed, in words for the deploy log. */

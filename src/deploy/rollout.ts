@@ -21,6 +21,8 @@ export interface RolloutInput {
   previousPlan?: Plan;
   /** Per service, the image reference its replicas run. */
   images: Readonly<Record<string, string>>;
+  /** Per service, the release's files (a tar archive) put into each new replica. */
+  files?: Readonly<Record<string, Buffer>>;
   /** How many replicas each service gets. */
   replicas: (service: PlanService) => number;
   /** Every container of the app before the rollout. */
@@ -180,6 +182,7 @@ async function startAll(
         release: input.release,
         replica: i + 1,
         image,
+        ...(input.files?.[service.name] ? { files: input.files[service.name] } : {}),
         log: say,
         ...(input.signal ? { signal: input.signal } : {}),
       }),

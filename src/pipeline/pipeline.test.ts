@@ -17,7 +17,7 @@ function runners(overrides: Partial<StageRunners> = {}): StageRunners {
   return {
     loadSpec: (_app, _dir, log) => {
       log("spec ok");
-      return { spec, plan };
+      return { spec, plan, files: {} };
     },
     build: async (ctx) => {
       ctx.log("Step 1/1 : RUN true", "web");

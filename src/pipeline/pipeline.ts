@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type AppSpec, type Plan, toPlan } from "../spec/index.js";
+import type { ReleaseFileStore } from "../state/release-files.js";
 import type {
   ReleaseImage,
   ReleaseRecord,
@@ -11,6 +12,7 @@ import type {
 } from "../state/runs.js";
 import { PipelineQueue } from "./queue.js";
 import { RunEvents } from "./run-events.js";
+import type { ReleaseFiles } from "./stages/release-files.js";
 
 /** A failure a stage reports on purpose: its message is the run's reason, shown to the pusher. */
 export class StageFailure extends Error {
@@ -49,6 +51,8 @@ export interface RunContext {
   sourceDir: string;
   spec: AppSpec;
   plan: Plan;
+  /** The files the release puts into its containers, per service (stages/release-files.ts). */
+  files: ReleaseFiles;
   /** The release number this run will create if it publishes. */
   releaseNumber: number;
   commit?: string;
@@ -82,7 +86,7 @@ export interface StageRunners {
     app: string,
     sourceDir: string,
     log: (text: string) => void,
-  ): { spec: AppSpec; plan: Plan };
+  ): { spec: AppSpec; plan: Plan; files: ReleaseFiles };
   build(ctx: RunContext): Promise<BuiltImage[]>;
   test(ctx: RunContext, images: BuiltImage[]): Promise<"passed" | "none">;
   publish(ctx: RunContext, images: BuiltImage[]): Promise<ReleaseImage[]>;
@@ -95,6 +99,8 @@ export interface PipelineOptions {
   runners: StageRunners;
   runsRoot: string;
   workRoot: string;
+  /** Where each release's files are kept; without it a release's files live only in the run. */
+  releaseFiles?: ReleaseFileStore;
   concurrency?: number;
   now?: () => Date;
 }
@@ -270,6 +276,7 @@ export class Pipeline {
             status: "published",
             rollbackOf: target.number,
           });
+          this.options.releaseFiles?.copy(run.app, target.number, release.number);
           for (const image of release.images)
             log(`${image.image} is ${image.digest}`, image.service);
           log(`release r${release.number} (rollback to r${target.number}) recorded`);
@@ -284,6 +291,7 @@ export class Pipeline {
               sourceDir: workDir,
               spec,
               plan: toPlan(spec, run.app),
+              files: this.options.releaseFiles?.load(run.app, published.number) ?? {},
               releaseNumber: published.number,
               ...(target.commit ? { commit: target.commit } : {}),
               signal,
@@ -297,7 +305,7 @@ export class Pipeline {
       }
       const sourceDir = join(workDir, "src");
       mkdirSync(sourceDir);
-      const { spec, plan, commit } = await stage("source", async (log) => {
+      const { spec, plan, files, commit } = await stage("source", async (log) => {
         const fetched = await source.fetch(sourceDir, log, signal);
         if (fetched.commit) runs.setCommit(runId, fetched.commit);
         return {
@@ -312,6 +320,7 @@ export class Pipeline {
         sourceDir,
         spec,
         plan,
+        files,
         releaseNumber,
         ...(commit ? { commit } : {}),
         signal,
@@ -329,6 +338,7 @@ export class Pipeline {
           images: released,
           status: "published",
         });
+        this.options.releaseFiles?.save(run.app, release.number, files);
         log(`release r${release.number} published`);
         return release;
       });

@@ -32,31 +32,19 @@ export async function ensureImage(
   let id = await imageId(docker, reference);
   if (id === undefined) {
     request.onProgress?.(`pulling ${reference}`);
-    let failure: string | undefined;
-    try {
-      const response = await openEngineStream(docker, {
-        method: "POST",
-        path: "/images/create",
-        query: { fromImage: request.repository, tag: request.digest },
-        headers: { "X-Registry-Auth": registryAuthHeader(request.auth).reveal() },
-        action: `pull ${reference}`,
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
-      for await (const message of engineMessages(response)) failure ??= messageError(message);
-    } catch (error) {
-      request.signal?.throwIfAborted();
-      if (error instanceof EngineRequestError) failure = error.daemonMessage;
-      else throw error;
-    }
-    request.signal?.throwIfAborted();
-    id = failure === undefined ? await imageId(docker, reference) : undefined;
-    if (id === undefined) {
+    const pulled = await pullReference(docker, {
+      reference,
+      ...(request.auth ? { auth: request.auth } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    if ("failure" in pulled) {
       throw new RegistryError({
-        message: `pull ${reference}: ${failure ?? "the daemon finished but does not have the image"}`,
+        message: `pull ${reference}: ${pulled.failure}`,
         registry: request.registryUrl,
         hint: "check that the registry still holds the image (skiff releases shows what each release runs) and that the Docker daemon can reach the registry",
       });
     }
+    id = pulled.id;
   }
   for (const tag of request.tags ?? []) {
     await docker.getImage(id).tag({ repo: request.repository, tag });

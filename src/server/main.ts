@@ -19,6 +19,7 @@ import { collectStatus } from "../runtime/status.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
 import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
+import { ReleaseFileStore } from "../state/release-files.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { TestResultStore } from "../state/test-results.js";
@@ -114,8 +115,10 @@ export async function startServer(
       logger.warn(`could not look for test leftovers (${error.message}); they stay`),
     );
   const deployments = new DeploymentStore(store.db);
+  const releaseFiles = new ReleaseFileStore(config.paths.releases);
   const deployer = new Deployer({
     docker,
+    releaseFiles,
     instance,
     edge: edge.router,
     runs,
@@ -161,6 +164,7 @@ export async function startServer(
     }),
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
+    releaseFiles,
     concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();

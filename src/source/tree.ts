@@ -14,6 +14,7 @@ import {
   fstatSync,
   lstatSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -92,9 +93,27 @@ export class SourceTree implements SpecTree {
   }
 
   readText(relativePath: string): string | undefined {
+    return this.readBytes(relativePath, TREE_TEXT_LIMIT_BYTES)?.toString("utf8");
+  }
+
+  /** The bytes of a regular file of the tree; undefined when it is not one, or is larger than `limit`. */
+  readBytes(relativePath: string, limit: number): Buffer | undefined {
     const found = this.lookup(relativePath);
     if (found.kind !== "file" || !found.path) return undefined;
-    return readSmallFile(found.path, TREE_TEXT_LIMIT_BYTES)?.toString("utf8");
+    return readSmallFile(found.path, limit);
+  }
+
+  /** The names in a directory of the tree, sorted; undefined when the path is not a directory of it. */
+  list(relativePath: string): string[] | undefined {
+    const found = this.lookup(relativePath);
+    if (found.kind !== "directory" || !found.path) return undefined;
+    return readdirSync(found.path).sort();
+  }
+
+  /** The permission bits of what the path leads to inside the tree. */
+  mode(relativePath: string): number | undefined {
+    const found = this.lookup(relativePath);
+    return found.path ? lstatSync(found.path).mode & 0o7777 : undefined;
   }
 
   /**

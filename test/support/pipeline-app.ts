@@ -3,8 +3,8 @@ import { dirname, join } from "node:path";
 import type Docker from "dockerode";
 import type { BuildStepRecord, RunRecord } from "../../src/state/runs.js";
 import { TEST_IMAGE } from "./busybox-image.js";
-import { gitOk } from "./git-cli.js";
-import { type SkiffSandbox, skiff, waitFor } from "./skiff-harness.js";
+import { type GitResult, git, gitOk } from "./git-cli.js";
+import { readToken, type SkiffSandbox, skiff, waitFor } from "./skiff-harness.js";
 
 /**
  * Helpers for tests that run the whole pipeline: a small app in a git
@@ -198,4 +198,20 @@ export async function waitForRun(
     timeoutMs,
   );
   return found as RunRecord;
+}
+
+/** `git push --progress` of main from `dir` to app `app` on the sandbox's server, the admin token as password. */
+export function pushToSandbox(
+  sandbox: SkiffSandbox,
+  app: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<GitResult> {
+  const remote = `http://x:${readToken(sandbox)}@127.0.0.1:${sandbox.apiPort}/git/${app}.git`;
+  return git(["push", "--progress", remote, "main"], { cwd: dir, env });
+}
+
+/** Everything a git command printed, a line each: for assertions and failure messages. */
+export function gitOutput(result: GitResult): string {
+  return result.lines.map((line) => line.text).join("\n");
 }

@@ -1,6 +1,8 @@
+import { SourceTree } from "../../source/tree.js";
 import type { AppSpec, Plan } from "../../spec/index.js";
-import { formatProblem, loadSpec, toPlan } from "../../spec/index.js";
+import { formatProblem, loadSpec, parseDotEnv, toPlan } from "../../spec/index.js";
 import { StageFailure } from "../pipeline.js";
+import { collectReleaseFiles, type ReleaseFiles } from "./release-files.js";
 
 /**
  * The end of the source stage: parse the spec in the checked-out tree. Every
@@ -12,7 +14,7 @@ export function loadRunSpec(
   sourceDir: string,
   log: (text: string) => void,
   env: Record<string, string> = {},
-): { spec: AppSpec; plan: Plan } {
+): { spec: AppSpec; plan: Plan; files: ReleaseFiles } {
   const result = loadSpec(sourceDir, { env });
   for (const warning of result.warnings) log(`warning: ${formatProblem(warning)}`);
   if (!result.ok) {
@@ -26,5 +28,14 @@ export function loadRunSpec(
   log(
     `${result.spec.file}: ${plan.services.length} service${plan.services.length === 1 ? "" : "s"}: ${services}`,
   );
-  return { spec: result.spec, plan };
+  const tree = new SourceTree(sourceDir);
+  const dotEnv = tree.kind(".env") === "file" ? parseDotEnv(tree.readText(".env") ?? "") : {};
+  const files = collectReleaseFiles({ tree, plan, env: { ...dotEnv, ...env } });
+  const count = Object.keys(files).length;
+  if (count > 0) {
+    log(
+      `files for ${count} service${count === 1 ? "" : "s"} (binds, secrets, configs) read from the tree`,
+    );
+  }
+  return { spec: result.spec, plan, files };
 }

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { waitUntilHealthy } from "../../deploy/health.js";
+import { putReleaseFiles } from "../../deploy/replica-lifecycle.js";
 import { LABELS } from "../../docker/engine.js";
 import type { PlanService } from "../../spec/index.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
@@ -31,6 +33,32 @@ function imageFor(service: PlanService, images: BuiltImage[]): string {
   if (built) return `${built.repository}:${built.tags[0]}`;
   if (service.source.type === "image") return service.source.image;
   throw new StageFailure(`service ${service.name} has no image to test`);
+}
+
+/**
+ * Labels a test container with the digest of its service's release files,
+ * so a changed secret or config file changes the test's key and it runs again.
+ */
+function withFilesLabel<T extends { Labels?: Record<string, string> }>(
+  options: T,
+  files: Buffer | undefined,
+): T {
+  if (!files) return options;
+  const digest = createHash("sha256").update(files).digest("hex");
+  return { ...options, Labels: { ...options.Labels, "skiff.files": `sha256:${digest}` } };
+}
+
+/** The release's files in a test container, as in a replica; a failure fails the stage. */
+async function putTestFiles(
+  container: Docker.Container,
+  files: Buffer,
+  service: PlanService,
+): Promise<void> {
+  try {
+    await putReleaseFiles(container, files, service);
+  } catch (error) {
+    throw new StageFailure((error as Error).message);
+  }
 }
 
 /** Every service `name` depends on, transitively, dependencies first. */
@@ -174,24 +202,30 @@ export async function runTests(
     const containers = (network: string) => ({
       dependencies: dependencies.map((dependency) => ({
         service: dependency,
-        options: toDependencyContainerOptions({
+        options: withFilesLabel(
+          toDependencyContainerOptions({
+            app: ctx.app,
+            runNumber: ctx.run.number,
+            instance,
+            service: dependency,
+            image: imageFor(dependency, images),
+            network,
+          }),
+          ctx.files[dependency.name],
+        ),
+      })),
+      test: withFilesLabel(
+        toTestContainerOptions({
           app: ctx.app,
           runNumber: ctx.run.number,
           instance,
-          service: dependency,
-          image: imageFor(dependency, images),
+          service,
+          image: imageFor(service, images),
+          command: entry.run,
           network,
         }),
-      })),
-      test: toTestContainerOptions({
-        app: ctx.app,
-        runNumber: ctx.run.number,
-        instance,
-        service,
-        image: imageFor(service, images),
-        command: entry.run,
-        network,
-      }),
+        ctx.files[service.name],
+      ),
     });
     // Computing the key also brings reused images onto the Docker host, which running needs.
     const key = await keyOf(containers(""), imageIds);
@@ -274,6 +308,8 @@ async function runTestEntry(
     for (const dependency of containers.dependencies) {
       const container = await docker.createContainer(dependency.options);
       created.push(container.id);
+      const files = ctx.files[dependency.service.name];
+      if (files) await putTestFiles(container, files, dependency.service);
       await container.start();
       ctx.log(`started ${dependency.service.name} for the tests`, entry.service);
       await waitHealthy(docker, container.id, dependency.service, ctx.signal);
@@ -281,6 +317,9 @@ async function runTestEntry(
     ctx.log(`$ ${entry.run}`, entry.service);
     const container = await docker.createContainer(containers.test);
     created.push(container.id);
+    const testFiles = ctx.files[entry.service];
+    const testService = ctx.plan.services.find((s) => s.name === entry.service);
+    if (testFiles && testService) await putTestFiles(container, testFiles, testService);
     const output = await container.attach({ stream: true, stdout: true, stderr: true });
     const sink = new PassThrough();
     docker.modem.demuxStream(output, sink, sink);
