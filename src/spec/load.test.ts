@@ -118,6 +118,20 @@ describe("loadSpec", () => {
     expect(fixed.spec.services.worker?.environment).toEqual({ C: "4" });
   });
 
+  it("reads ${PWD} as the repository's root, as Compose reads it as the project's directory", () => {
+    write({
+      "compose.yaml":
+        "services:\n  web:\n    image: app\n    volumes: ['${PWD}/conf/app.conf:/etc/app.conf:ro']\n",
+      "conf/app.conf": "x=1\n",
+    });
+    const result = loadSpec(dir);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.services.web?.files?.map((f) => f.source)).toEqual([
+      { type: "tree", path: "conf/app.conf", kind: "file" },
+    ]);
+  });
+
   describe("links out of the repository", () => {
     // The host's secret sits beside the tree, as $SKIFF_HOME does beside the run's work directory.
     const SECRET = "skiff_0123456789abcdef";

@@ -71,7 +71,10 @@ export function loadSpec(dir: string, options: { env?: Record<string, string> } 
   }
   const result = parseSpec(text, {
     fileName: found.file,
-    env: { ...dotEnv, ...options.env },
+    // Compose runs in a shell whose PWD is the project's directory, and files
+    // write `${PWD}/config/app.conf` for a file of the repository; here the
+    // project is the tree's root, so PWD is ".", never the server's own.
+    env: { PWD: ".", ...dotEnv, ...options.env },
     tree,
   });
   const allWarnings = [...warnings, ...result.warnings];
