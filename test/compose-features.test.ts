@@ -55,6 +55,10 @@ function files(secret: string): Record<string, string> {
       "    configs:",
       "      - source: motd",
       "        target: /www/motd.txt",
+      // Capitals, as Compose allows: its image goes to .../notes, and web reaches it as notes.
+      "  Notes:",
+      `    image: ${TEST_IMAGE}`,
+      `    command: ["sh", "-c", "mkdir -p /n && echo a note > /n/index.html && exec httpd -f -p 7000 -h /n"]`,
       "secrets:",
       "  db_password: { file: ./secrets/db_password.txt }",
       "  api_key: { environment: API_KEY }",
@@ -66,6 +70,7 @@ function files(secret: string): Record<string, string> {
     "web/Dockerfile": `FROM ${TEST_IMAGE}\nCOPY www /www\n`,
     "web/www/index.html": "index\n",
     "web/www/cgi-bin/secret": `#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ncat /run/secrets/db_password\n`,
+    "web/www/cgi-bin/notes": `#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nwget -q -O - http://notes:7000/\n`,
     "site/extra.html": "extra from the repository\n",
     "site/docs/a.txt": "doc a\n",
     "secrets/db_password.txt": secret,
@@ -102,7 +107,8 @@ describe("a Compose file as people write it", () => {
 
   async function commit(content: Record<string, string>, message: string): Promise<void> {
     writeFiles(dir, content);
-    chmodSync(join(dir, "web/www/cgi-bin/secret"), 0o755);
+    for (const script of ["secret", "notes"])
+      chmodSync(join(dir, "web/www/cgi-bin", script), 0o755);
     await commitFiles(dir, {}, message, env);
   }
 
@@ -140,6 +146,7 @@ describe("a Compose file as people write it", () => {
     expect(await get("/docs/a.txt")).toEqual({ status: 200, body: "doc a\n" });
     expect(await get("/motd.txt")).toEqual({ status: 200, body: "hello from a config" });
     expect(await get("/cgi-bin/secret")).toEqual({ status: 200, body: "first-secret\n" });
+    expect(await get("/cgi-bin/notes")).toEqual({ status: 200, body: "a note\n" });
   });
 
   it("runs the container as the spec says, and never as it asked to be privileged", async () => {

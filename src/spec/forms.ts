@@ -71,11 +71,14 @@ export function isHostname(text: string): boolean {
   return HOSTNAME.test(text);
 }
 
-// A service name is a host name on the app network and a path component of
-// its image's repository name (`APP/SERVICE` in the registry), so it must be
-// both: lowercase letters and digits, separated by `-` (any number), `_` or
-// `__`, as the distribution spec's path-component grammar allows.
-const SERVICE_NAME = /^[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*$/;
+// A service name is a host name on the app network and, lowercased, a path
+// component of its image's repository name (`APP/SERVICE` in the registry),
+// so it must be both: letters and digits, separated by `-` (any number), `_`
+// or `__`, as the distribution spec's path-component grammar allows. Compose
+// allows capitals (`Backend`); Docker's DNS on the app network answers names
+// whatever their case (measured on Engine 20.10: `wget http://backend/` reached
+// a container whose alias is `Backend`), so they are kept as written.
+const SERVICE_NAME = /^[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*$/i;
 
 /** Whether `name` may name a service: a host name on the app network and a registry path component. */
 export function isServiceName(name: string): boolean {
@@ -98,7 +101,7 @@ export function toServiceName(name: string): string {
 
 /** The DNS label for a service in a host name (`SERVICE.APP.localhost`): `_` is not valid there, so it becomes `-`. */
 export function serviceHostLabel(name: string): string {
-  return name.replace(/_+/g, "-");
+  return name.replace(/_+/g, "-").toLowerCase();
 }
 
 /**

@@ -44,7 +44,7 @@ const EXAMPLE = "e.g. services: { web: { build: ., x-skiff: { port: 3000 } } }";
 const HOST_PATH =
   "is a path on the host: Skiff never mounts host paths into a replica, because a release must run the same on any host and a commit must not reach the host's files. Keep the files in the repository and mount them read-only";
 const DNS =
-  "service names may hold lowercase letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name";
+  "service names may hold letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name";
 const AUTOSCALE =
   "x-skiff.autoscale is accepted, but Skiff does not scale on CPU yet: the service runs deploy.replicas (default: autoscale.min) replicas; change the count with skiff scale";
 const STATEFUL =
@@ -1131,10 +1131,12 @@ const cases: Case[] = [
     ],
   },
   {
-    name: "service names must be DNS labels",
+    name: "service names must be DNS labels, and differ in more than case",
     yaml: `
       services:
         Web_1:
+          image: app
+        web_1:
           image: app
         -edge:
           image: app
@@ -1142,9 +1144,9 @@ const cases: Case[] = [
           image: app
     `,
     errors: [
-      `compose.yaml:2:3 services.Web_1: ${DNS}; try "web_1"`,
-      `compose.yaml:4:3 services.-edge: ${DNS}; try "edge"`,
-      `compose.yaml:6:3 services.a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit-x: ${DNS}; try "a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit"`,
+      `compose.yaml:4:3 services.web_1: is the same name as "Web_1" but for capitals: host names on the app network and image names ignore case, so the two would be one; rename one of them`,
+      `compose.yaml:6:3 services.-edge: ${DNS}; try "edge"`,
+      `compose.yaml:8:3 services.a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit-x: ${DNS}; try "a-very-long-service-name-that-goes-on-and-on-past-the-dns-limit"`,
     ],
   },
   {
@@ -1722,6 +1724,18 @@ const cases: Case[] = [
         front:
     `,
     services: { db__primary: { aliases: ["database", "db"] } },
+  },
+  {
+    name: "service names may have capitals, as in Compose; they are kept as written",
+    yaml: `
+      services:
+        Backend:
+          image: app
+        frontend:
+          image: app
+          depends_on: [Backend]
+    `,
+    services: { frontend: { dependsOn: [{ service: "Backend", condition: "service_started" }] } },
   },
   {
     name: "a network a service joins must be declared",

@@ -42,13 +42,23 @@ export function checkRules(input: RuleInput): void {
     return `${JSON.stringify(name)} is not a service in this file (services: ${list})${guess ? `; did you mean ${JSON.stringify(guess)}?` : ""}`;
   };
 
+  const byLowercase = new Map<string, string>();
   for (const name of names) {
     if (!isServiceName(name)) {
       keyError(
         ["services", name],
-        `service names may hold lowercase letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name; try ${JSON.stringify(toServiceName(name))}`,
+        `service names may hold letters and digits, separated by - or _, at most 63 characters, because a service's name is its hostname on the app network and part of its image's name; try ${JSON.stringify(toServiceName(name))}`,
+      );
+      continue;
+    }
+    const same = byLowercase.get(name.toLowerCase());
+    if (same !== undefined) {
+      keyError(
+        ["services", name],
+        `is the same name as ${JSON.stringify(same)} but for capitals: host names on the app network and image names ignore case, so the two would be one; rename one of them`,
       );
     }
+    byLowercase.set(name.toLowerCase(), name);
   }
 
   const networks = input.networks ?? [];

@@ -1,6 +1,10 @@
-/** Where a service's images live in the registry: REGISTRY/APP/SERVICE. */
+/**
+ * Where a service's images live in the registry: REGISTRY/APP/SERVICE, the
+ * service's name lowercased, as repository names must be (a Compose service
+ * may be called `Backend`; the spec refuses two names that differ only in case).
+ */
 export function serviceRepository(registryAddress: string, app: string, service: string): string {
-  return `${registryAddress}/${app}/${service}`;
+  return `${registryAddress}/${app}/${service.toLowerCase()}`;
 }
 
 /**
