@@ -453,7 +453,7 @@ function fileSource(
         "warning",
         ctx.map.at(p),
         p,
-        `variable ${def.environment} is not set in the app's config or .env; set it with skiff config:set before deploying, or the ${origin} is empty`,
+        `variable ${def.environment} is not set in the app's config or .env; set it in the .env file next to the spec before deploying, or the ${origin} is empty`,
       );
     }
     return { type: "environment", variable: def.environment };
@@ -466,7 +466,7 @@ function fileSource(
   const problem =
     treeProblem(kind, relative.value) ??
     (kind === "missing"
-      ? `${JSON.stringify(relative.value)} is not in the repository; the path is relative to the directory of ${ctx.fileName}. Commit the file, or use environment: with a variable set by skiff config:set`
+      ? `${JSON.stringify(relative.value)} is not in the repository; the path is relative to the directory of ${ctx.fileName}. Commit the file, or use environment: with a variable set in .env`
       : undefined);
   if (problem) {
     if (first) ctx.problems.add("error", ctx.map.at(p), p, problem);

@@ -1691,7 +1691,7 @@ const cases: Case[] = [
     outside: ["link"],
     errors: [
       'compose.yaml:4:15 services.web.secrets[0]: secret "nope" is not declared; add it under the top-level secrets: key, with file: or environment:',
-      'compose.yaml:7:16 secrets.key.file: "key.txt" is not in the repository; the path is relative to the directory of compose.yaml. Commit the file, or use environment: with a variable set by skiff config:set',
+      'compose.yaml:7:16 secrets.key.file: "key.txt" is not in the repository; the path is relative to the directory of compose.yaml. Commit the file, or use environment: with a variable set in .env',
       'compose.yaml:8:19 secrets.linked.file: "link/key" resolves outside the repository (a symbolic link leads out of it); Skiff reads only files inside the pushed tree',
     ],
   },

@@ -1126,7 +1126,7 @@ function fileDefinition(kind: "secret" | "config") {
       insideRepo,
     ).optional(),
     environment: text(
-      `Variable whose value is the ${kind}: from the app's config (skiff config:set) over .env, read at deploy time.`,
+      `Variable whose value is the ${kind}: from the .env file next to the spec, read when the release is made.`,
     ).optional(),
     external: flag("Refused: Skiff has no external secret store yet.").optional(),
   };
@@ -1151,7 +1151,7 @@ function fileDefinition(kind: "secret" | "config") {
             ctx.addIssue({
               code: "custom",
               path: ["external"],
-              message: `external ${kind}s are not supported: Skiff has no external secret store yet. Use file: (a file in the repository) or environment: (a variable set with skiff config:set)`,
+              message: `external ${kind}s are not supported: Skiff has no external secret store yet. Use file: (a file in the repository) or environment: (a variable set in .env)`,
               params: SHOWS_VALUE,
             });
           } else if (sources.length === 0) {
