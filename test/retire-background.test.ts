@@ -115,6 +115,61 @@ describe("old replicas stop in the background", () => {
     );
   });
 
+  it("never runs a stateful service twice, even while its old replica is still stopping", async () => {
+    const store = `${app}-store`;
+    expect((await skiff(sandbox, ["apps:create", store])).code).toBe(0);
+    const storeDir = join(root, store);
+    await initRepo(
+      storeDir,
+      {
+        "compose.yaml": [
+          "services:",
+          "  store:",
+          `    image: ${TEST_IMAGE}`,
+          `    command: ["sh", "-c", "trap '' TERM; sleep 600 & wait"]`,
+          `    stop_grace_period: ${GRACE_S}s`,
+          "    volumes: [data:/data]",
+          "    x-skiff: { health: { stable_for: 1s } }",
+          "volumes:",
+          "  data: {}",
+          "",
+        ].join("\n"),
+      },
+      env,
+    );
+    const first = await pushToSandbox(sandbox, store, storeDir, env);
+    expect(first.code, gitOutput(first)).toBe(0);
+    const running = async () =>
+      (
+        await docker.listContainers({
+          filters: {
+            label: [`${LABELS.instance}=${instanceId(sandbox.home)}`, `${LABELS.app}=${store}`],
+            status: ["running"],
+          },
+        })
+      ).length;
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        most = Math.max(most, await running());
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    // Down: the replica leaves at once and stops in the background. Up again
+    // at once: the new replica must wait until the old one is gone.
+    expect((await skiff(sandbox, ["scale", store, "store=0"])).code).toBe(0);
+    const up = await skiff(sandbox, ["scale", store, "store=1"]);
+    watching = false;
+    await watch;
+    expect(up.code, up.stderr).toBe(0);
+    expect(most).toBe(1);
+    expect(await running()).toBe(1);
+    const twice = await skiff(sandbox, ["scale", store, "store=2"]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/store is stateful .* at most one replica/);
+  });
+
   it("leaves no old replica behind when the control plane dies before it stopped", async () => {
     await commitFiles(dir, files("v3"), "v3", env);
     const result = await push();

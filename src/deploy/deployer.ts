@@ -13,7 +13,7 @@ import { toEdgeAppState } from "./edge-targets.js";
 import { httpUnhealthy } from "./http-health-watch.js";
 import { ReplicaFailure, retireReplica, startReplica } from "./replica-lifecycle.js";
 import { edgeServerName, isServing, listReplicas, type Replica } from "./replicas.js";
-import { rollOut } from "./rollout.js";
+import { rollOut, stopsFirst } from "./rollout.js";
 
 export interface DeployerOptions {
   docker: Docker;
@@ -62,7 +62,10 @@ export class Deployer {
   /** Per app/service: when the reconciler may try again to start a replica that failed. */
   private readonly startBackoff = new Map<string, { until: number; delayMs: number }>();
   /** Old replicas being stopped and removed in the background, by container id. */
-  private readonly retiring = new Map<string, Promise<void>>();
+  private readonly retiring = new Map<
+    string,
+    { app: string; service: string; done: Promise<void> }
+  >();
 
   constructor(private readonly options: DeployerOptions) {}
 
@@ -78,6 +81,7 @@ export class Deployer {
       let retire: Replica[];
       try {
         const images = await this.pullImages(release, log, signal);
+        await this.untilRetired(app, plan.services.filter(stopsFirst));
         const current = await this.replicasOf(app);
         const keep = live
           ? plan.services
@@ -139,6 +143,13 @@ export class Deployer {
             `services of the live release: ${plan.services.map((s) => s.name).join(", ")}`,
           );
         }
+        const planned = plan.services.find((s) => s.name === service);
+        if (planned?.kind === "stateful" && replicas > 1) {
+          throw new ValidationError(
+            `${service} is stateful (it has a named volume), so it runs at most one replica: two would share the volume`,
+            `scale it to 0 or 1; a service that must run many replicas keeps its data in another service`,
+          );
+        }
         if (!Number.isInteger(replicas) || replicas < 0 || replicas > 100) {
           throw new ValidationError(
             `replicas for ${service} must be a whole number from 0 to 100 (got ${replicas})`,
@@ -165,6 +176,7 @@ export class Deployer {
         );
       }
       const images = await this.pullImages(release, log);
+      await this.untilRetired(app, plan.services.filter(stopsFirst));
       const current = (await this.replicasOf(app)).filter((r) => this.runsAsIn(app, r, release));
       let retire: Replica[];
       try {
@@ -344,6 +356,7 @@ export class Deployer {
     const broken = all.filter((r) => mine(r) && !isServing(r));
     const keep: Replica[] = [];
     const extra: Replica[] = [];
+    const retiredNow = new Set<string>();
     let images: Record<string, string> | undefined;
     for (const service of plan.services) {
       const want = replicasOf(service, desired.scale);
@@ -359,6 +372,15 @@ export class Deployer {
       }
       const backoff = this.startBackoff.get(backoffKey);
       if (backoff && Date.now() < backoff.until) continue;
+      if (stopsFirst(service)) {
+        // Never two on one volume: what is left of this service (a dead or
+        // unhealthy replica, one of an older release after a crash, one still
+        // stopping in the background) is gone before a new one starts.
+        const stale = [...orphans, ...broken].filter((r) => r.service === service.name);
+        await this.untilRetired(app, [service]);
+        await Promise.all(stale.map((r) => retireReplica(docker, r)));
+        for (const r of stale) retiredNow.add(r.id);
+      }
       images ??= await this.pullImages(release, log);
       const image = images[service.name] as string;
       for (let index = 1, started = 0; started < missing; index++) {
@@ -407,7 +429,7 @@ export class Deployer {
     if (plan.services.some((s) => s.routes.length > 0)) {
       await edge.setApp(app, toEdgeAppState(plan, keep));
     }
-    const gone = [...orphans, ...broken, ...extra];
+    const gone = [...orphans, ...broken, ...extra].filter((r) => !retiredNow.has(r.id));
     if (gone.length > 0) {
       log(`removing ${gone.length} container(s) the desired state does not have`);
       this.retireInBackground(app, gone);
@@ -432,21 +454,37 @@ export class Deployer {
   private retireInBackground(app: string, replicas: readonly Replica[]): void {
     for (const replica of replicas) {
       if (this.retiring.has(replica.id)) continue;
-      const retired = retireReplica(this.options.docker, replica)
-        .catch((error: Error) => {
-          this.options.recordEvent?.(
-            app,
-            `${replica.service}: could not remove old replica ${replica.name}: ${error.message}; the reconciler tries again`,
-          );
-        })
+      const done = retireReplica(this.options.docker, replica)
+        .catch((error: Error) => this.reportRetireFailure(app, replica, error))
         .finally(() => this.retiring.delete(replica.id));
-      this.retiring.set(replica.id, retired);
+      this.retiring.set(replica.id, { app, service: replica.service, done });
     }
+  }
+
+  /** A failed background retirement is an event; recording it must never take the server down. */
+  private reportRetireFailure(app: string, replica: Replica, error: Error): void {
+    try {
+      this.options.recordEvent?.(
+        app,
+        `${replica.service}: could not remove old replica ${replica.name}: ${error.message}; the reconciler tries again`,
+      );
+    } catch {
+      // The store is closed (the server is stopping); the reconciler finds the replica at the next start.
+    }
+  }
+
+  /** Waits until no replica of these services of `app` is still being retired in the background. */
+  private async untilRetired(app: string, services: readonly PlanService[]): Promise<void> {
+    const names = new Set(services.map((s) => s.name));
+    const pending = [...this.retiring.values()].filter(
+      (r) => r.app === app && names.has(r.service),
+    );
+    await Promise.all(pending.map((r) => r.done));
   }
 
   /** Resolves once every replica being retired in the background is gone (for shutdown and tests). */
   async retired(): Promise<void> {
-    await Promise.all([...this.retiring.values()]);
+    await Promise.all([...this.retiring.values()].map((r) => r.done));
   }
 
   /** Every release image on the Docker host, by digest; per service the reference to run. */

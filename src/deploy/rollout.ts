@@ -159,7 +159,8 @@ export async function rollOut(
   };
 }
 
-function stopsFirst(service: PlanService): boolean {
+/** Whether a service's old replicas must be gone before a new one starts (it must never run twice). */
+export function stopsFirst(service: PlanService): boolean {
   return service.kind === "stateful" || service.update.order === "stop-first";
 }
 
