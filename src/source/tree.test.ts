@@ -83,6 +83,12 @@ describe("SourceTree.kind", () => {
     expect(new SourceTree(root).kind("abs")).toBe("file");
   });
 
+  it("calls a name the file system cannot hold missing, without naming where the tree is", () => {
+    const tree = new SourceTree(root);
+    expect(tree.kind("a".repeat(300))).toBe("missing");
+    expect(tree.kind("web\0/Dockerfile")).toBe("missing");
+  });
+
   it("calls a FIFO other, so nothing ever waits on it", () => {
     execFileSync("mkfifo", [join(root, "pipe")]);
     const tree = new SourceTree(root);

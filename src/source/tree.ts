@@ -37,6 +37,15 @@ export interface TreeLookup {
   path?: string;
 }
 
+/** One entry of a directory of the tree, its link (if it is one) not followed. */
+export interface TreeEntry {
+  name: string;
+  type: "file" | "directory" | "symlink" | "other";
+  mode: number;
+  /** A link's target, as written. */
+  linkname?: string;
+}
+
 /** The tree rooted at `root` (which must exist): lookups and reads confined to it. */
 export class SourceTree implements SpecTree {
   /** The root's real path: every lookup starts and must stay here. */
@@ -49,6 +58,8 @@ export class SourceTree implements SpecTree {
   /** Where `relativePath` leads, following its links inside the tree; "outside" as soon as one leaves it. */
   lookup(relativePath: string): TreeLookup {
     if (isAbsolute(relativePath)) return { kind: "outside" };
+    // A NUL byte never names a file (the kernel would cut the path there).
+    if (relativePath.includes("\0")) return { kind: "missing" };
     const pending = splitPath(relativePath);
     let current = this.root;
     let links = 0;
@@ -110,6 +121,28 @@ export class SourceTree implements SpecTree {
     return readdirSync(found.path).sort();
   }
 
+  /**
+   * The entries of a directory of the tree as they are, links not followed
+   * (as a bind mount shows them), sorted by name; undefined when the path is
+   * not a directory of the tree.
+   */
+  entries(relativePath: string): TreeEntry[] | undefined {
+    const found = this.lookup(relativePath);
+    if (found.kind !== "directory" || !found.path) return undefined;
+    const dir = found.path;
+    return readdirSync(dir)
+      .sort()
+      .map((name) => {
+        const stat = lstatSync(join(dir, name));
+        const mode = stat.mode & 0o7777;
+        if (stat.isSymbolicLink())
+          return { name, type: "symlink", mode, linkname: readlinkSync(join(dir, name)) };
+        if (stat.isDirectory()) return { name, type: "directory", mode };
+        if (stat.isFile()) return { name, type: "file", mode };
+        return { name, type: "other", mode };
+      });
+  }
+
   /** The permission bits of what the path leads to inside the tree. */
   mode(relativePath: string): number | undefined {
     const found = this.lookup(relativePath);
@@ -147,7 +180,12 @@ function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefine
     return lstatSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    // Not there, or a name the file system cannot hold (too long, not
+    // readable): for a path a commit names, all mean it is not in the tree,
+    // and the error must not carry the tree's place on the server's disk.
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG" || code === "EACCES") {
+      return undefined;
+    }
     throw error;
   }
 }

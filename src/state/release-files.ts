@@ -57,9 +57,9 @@ export class ReleaseFileStore {
   /** Gives release `to` the files of release `from` (a rollback runs the earlier release again). */
   copy(app: string, from: number, to: number): void {
     const source = this.dir(app, from);
-    if (!existsSync(source)) return;
     const dir = this.dir(app, to);
     rmSync(dir, { recursive: true, force: true });
+    if (!existsSync(source)) return;
     cpSync(source, dir, { recursive: true });
   }
 

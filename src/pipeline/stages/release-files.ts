@@ -34,8 +34,14 @@ const DEFAULT_SECRET_MODE = 0o444;
 
 interface Collected {
   entries: { entry: TarEntry; content?: Buffer }[];
+  /** Bytes of the archive: each entry's header block and its content. */
   bytes: number;
 }
+
+/** A tar header block, counted against the limit with the contents. */
+const HEADER_BYTES = 512;
+/** Files and directories a service's binds may hold; a config tree is never this big. */
+const MAX_ENTRIES = 10_000;
 
 /**
  * Reads every file the plan's services ask for. Throws StageFailure naming
@@ -94,7 +100,7 @@ function collectOne(
       entry: { path, type: "file", mode, size: content.length, mtime, ...owner },
       content,
     });
-    into.bytes += content.length;
+    into.bytes += HEADER_BYTES + content.length;
   };
   const defaultMode = file.origin === "bind" ? undefined : DEFAULT_SECRET_MODE;
   switch (source.type) {
@@ -126,7 +132,13 @@ function collectOne(
   }
 }
 
-/** A directory of the tree, recursively: its subdirectories and files, links followed inside the tree. */
+/**
+ * A directory of the tree, recursively, as a bind mount shows it: files with
+ * their content, subdirectories, and links as links. A link is never
+ * followed here: in the container it resolves against the container's own
+ * file system, exactly as it would through a bind, so it cannot reach the
+ * host, and links that fan out or loop cost one entry each.
+ */
 function collectDirectory(
   tree: SourceTree,
   path: string,
@@ -146,22 +158,38 @@ function collectDirectory(
       ...owner,
     },
   });
-  for (const name of tree.list(path) ?? []) {
-    const childPath = posix.join(path, name);
-    const childTarget = posix.join(target, name);
-    const kind = tree.kind(childPath);
-    if (kind === "directory") {
+  into.bytes += HEADER_BYTES;
+  for (const entry of tree.entries(path) ?? []) {
+    if (into.entries.length >= MAX_ENTRIES || into.bytes > RELEASE_FILES_LIMIT_BYTES) {
+      return `the bound directories hold more than ${MAX_ENTRIES} entries or ${mb(RELEASE_FILES_LIMIT_BYTES)}; COPY them into the image in its Dockerfile instead`;
+    }
+    const childPath = posix.join(path, entry.name);
+    const childTarget = posix.join(target, entry.name);
+    if (entry.type === "directory") {
       const problem = collectDirectory(tree, childPath, childTarget, owner, into, mtime, addFile);
       if (problem) return problem;
-    } else if (kind === "file") {
+    } else if (entry.type === "file") {
       const content = tree.readBytes(childPath, RELEASE_FILES_LIMIT_BYTES);
       if (!content)
         return `${JSON.stringify(childPath)} is larger than ${mb(RELEASE_FILES_LIMIT_BYTES)}`;
-      addFile(childTarget, content, tree.mode(childPath) ?? 0o644);
+      addFile(childTarget, content, entry.mode);
+    } else if (entry.type === "symlink") {
+      const linkname = entry.linkname ?? "";
+      into.entries.push({
+        entry: {
+          path: childTarget,
+          type: "symlink",
+          mode: 0o777,
+          size: 0,
+          mtime,
+          linkname,
+          ...owner,
+        },
+      });
+      into.bytes += HEADER_BYTES;
     } else {
-      return `${JSON.stringify(childPath)} ${describeTreeEntry(kind, "a file or directory")}`;
+      return `${JSON.stringify(childPath)} is not a file, directory or link (a device, socket or FIFO)`;
     }
-    if (into.bytes > RELEASE_FILES_LIMIT_BYTES) return undefined;
   }
   return undefined;
 }
