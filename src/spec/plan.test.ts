@@ -232,6 +232,28 @@ services:
     });
   });
 
+  it("refuses read_only and a tmpfs over a file with the files a release writes", () => {
+    const result = parseSpec(
+      `
+services:
+  web:
+    image: app
+    read_only: true
+    tmpfs: [/run]
+    secrets: [db_password]
+secrets:
+  db_password: { environment: DB_PASSWORD }
+`,
+      { fileName: "compose.yaml", env: { DB_PASSWORD: "x" } },
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map(formatProblem)).toEqual([
+      "compose.yaml:5:16 services.web.read_only: cannot go with this service's binds, secrets or configs (/run/secrets/db_password): Skiff writes them into the container before it starts, which a read-only root file system refuses. Drop read_only, or COPY the files in the Dockerfile",
+      "compose.yaml:6:12 services.web.tmpfs: /run would hide /run/secrets/db_password: a tmpfs is mounted over what the release put there. Mount the tmpfs elsewhere, or move the file's target",
+    ]);
+  });
+
   it("files, ephemeral volumes and runtime settings reach the container settings", () => {
     const result = parseSpec(
       `
@@ -242,8 +264,8 @@ services:
     restart: on-failure:3
     init: true
     stop_signal: SIGQUIT
-    read_only: true
-    tmpfs: /run
+    read_only: false
+    tmpfs: /tmp
     cap_drop: [net_raw, CAP_MKNOD]
     security_opt: ["no-new-privileges:true"]
     shm_size: 128m
@@ -301,11 +323,11 @@ configs:
         },
       ],
       ephemeralVolumes: ["/app/node_modules"],
-      tmpfs: { "/run": "" },
+      tmpfs: { "/tmp": "" },
       restart: { policy: "on-failure", maxRetries: 3 },
       init: true,
       stopSignal: "SIGQUIT",
-      readOnly: true,
+      readOnly: false,
       capDrop: ["NET_RAW", "MKNOD"],
       noNewPrivileges: true,
       shmSizeBytes: 128 * 1024 * 1024,

@@ -113,6 +113,29 @@ export function checkRules(input: RuleInput): void {
       );
     }
 
+    // Binds, secrets and configs are written into the container before it
+    // starts (PUT /containers/{id}/archive): Docker refuses that on a
+    // read-only root file system, and a tmpfs mounted at start hides what
+    // was written under it.
+    const files = spec.files ?? [];
+    if (files.length > 0 && spec.readOnly) {
+      error(
+        at("read_only"),
+        `cannot go with this service's binds, secrets or configs (${files.map((f) => f.target).join(", ")}): Skiff writes them into the container before it starts, which a read-only root file system refuses. Drop read_only, or COPY the files in the Dockerfile`,
+      );
+    }
+    for (const mount of Object.keys(spec.tmpfs ?? {})) {
+      const hidden = files.filter(
+        (f) => f.target === mount || f.target.startsWith(`${mount.replace(/\/+$/, "")}/`),
+      );
+      if (hidden.length > 0) {
+        error(
+          at("tmpfs"),
+          `${mount} would hide ${hidden.map((f) => f.target).join(", ")}: a tmpfs is mounted over what the release put there. Mount the tmpfs elsewhere, or move the file's target`,
+        );
+      }
+    }
+
     for (const dep of spec.dependsOn) {
       // The entry's name: the list item, or the key in the mapping form.
       const path = origins.dependsOn.get(dep.service) ?? at("depends_on");
