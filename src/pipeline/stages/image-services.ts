@@ -30,6 +30,7 @@ export async function prepareImageService(
 ): Promise<BuiltImage> {
   if (service.source.type !== "image") throw new Error(`${service.name} does not run an image`);
   const reference = service.source.image;
+  refuseOtherAppsImage(deps, ctx, service.name, reference);
   const id =
     (await localImageId(deps.docker, reference)) ?? (await pull(deps, ctx, service, reference));
   const repository = serviceRepository(deps.registryAddress, ctx.app, service.name);
@@ -73,6 +74,27 @@ async function pull(
         ? `hint: the registry does not hold ${reference}; build it with skiff bases:build (skiff bases lists what there is), or push it there first`
         : `hint: build the image here (skiff bases:build makes base images from Debian's packages), load it with docker load, or push it to a registry the Docker host can reach, such as Skiff's own at ${deps.registryAddress}`,
     ],
+  );
+}
+
+/**
+ * An app runs its own images and the platform's base images, never another
+ * app's: in Skiff's registry, only `bases/` and `APP/` are open to `APP`
+ * (the registry is pulled from with Skiff's own credentials, so it must
+ * not serve one app's code, or what is baked into it, to another's commit).
+ */
+function refuseOtherAppsImage(
+  deps: ReuseDeps,
+  ctx: RunContext,
+  service: string,
+  reference: string,
+): void {
+  if (!reference.startsWith(`${deps.registryAddress}/`)) return;
+  const owner = reference.slice(deps.registryAddress.length + 1).split("/")[0];
+  if (owner === "bases" || owner === ctx.app) return;
+  throw new StageFailure(
+    `${service}: image ${reference} belongs to another app in Skiff's registry; an app runs only its own images and the base images under bases/`,
+    [`hint: name a base image (skiff bases lists them), or build the service here`],
   );
 }
 

@@ -36,8 +36,9 @@ function imageFor(service: PlanService, images: BuiltImage[]): string {
 }
 
 /**
- * Labels a test container with the digest of its service's release files,
- * so a changed secret or config file changes the test's key and it runs again.
+ * Labels the test key's copy of a container's options with the digest of its
+ * service's release files, so a changed secret or config file changes the
+ * test's key and it runs again (the containers that run carry no such label).
  */
 function withFilesLabel<T extends { Labels?: Record<string, string> }>(
   options: T,
@@ -202,33 +203,37 @@ export async function runTests(
     const containers = (network: string) => ({
       dependencies: dependencies.map((dependency) => ({
         service: dependency,
-        options: withFilesLabel(
-          toDependencyContainerOptions({
-            app: ctx.app,
-            runNumber: ctx.run.number,
-            instance,
-            service: dependency,
-            image: imageFor(dependency, images),
-            network,
-          }),
-          ctx.files[dependency.name],
-        ),
-      })),
-      test: withFilesLabel(
-        toTestContainerOptions({
+        options: toDependencyContainerOptions({
           app: ctx.app,
           runNumber: ctx.run.number,
           instance,
-          service,
-          image: imageFor(service, images),
-          command: entry.run,
+          service: dependency,
+          image: imageFor(dependency, images),
           network,
         }),
-        ctx.files[service.name],
-      ),
+      })),
+      test: toTestContainerOptions({
+        app: ctx.app,
+        runNumber: ctx.run.number,
+        instance,
+        service,
+        image: imageFor(service, images),
+        command: entry.run,
+        network,
+      }),
+    });
+    // The key also covers the release files' bytes, so a changed secret or
+    // config runs the test again. They count through a label of the key's
+    // copy only: no container carries a digest of a secret.
+    const keyed = (entry: ReturnType<typeof containers>): ReturnType<typeof containers> => ({
+      dependencies: entry.dependencies.map((d) => ({
+        ...d,
+        options: withFilesLabel(d.options, ctx.files[d.service.name]),
+      })),
+      test: withFilesLabel(entry.test, ctx.files[service.name]),
     });
     // Computing the key also brings reused images onto the Docker host, which running needs.
-    const key = await keyOf(containers(""), imageIds);
+    const key = await keyOf(keyed(containers("")), imageIds);
     const passedIn =
       key === undefined || entry.cache === false ? undefined : results.passedIn(ctx.app, key);
     if (passedIn !== undefined) {
