@@ -163,7 +163,7 @@ const cases: Case[] = [
         stopGracePeriodMs: 30_000,
         volumes: [
           { source: "pgdata", target: "/var/lib/postgresql/data", readOnly: false },
-          { source: "seed", target: "/seed", readOnly: true },
+          { source: "seed", target: "/seed", readOnly: true, noCopy: true },
         ],
       },
     }),
@@ -202,7 +202,7 @@ const cases: Case[] = [
             Target: "/seed",
             ReadOnly: true,
             VolumeOptions: {
-              NoCopy: false,
+              NoCopy: true,
               Labels: { "skiff.app": "shop" },
               DriverConfig: { Name: "local", Options: {} },
             },

@@ -152,9 +152,9 @@ export function toContainerCreateOptions(input: {
             Target: v.target,
             ReadOnly: v.readOnly,
             // Used only when the volume does not exist yet, so that even then it carries the app
-            // label; NoCopy and the driver are Docker's defaults.
+            // label, and starts empty when the spec says nocopy; the driver is Docker's default.
             VolumeOptions: {
-              NoCopy: false,
+              NoCopy: v.noCopy ?? false,
               Labels: { [LABELS.app]: identity.app },
               DriverConfig: { Name: "local", Options: {} },
             },

@@ -15,6 +15,8 @@ export interface VolumeMount {
   /** Absolute path inside the container. */
   target: string;
   readOnly: boolean;
+  /** `nocopy`: a new volume starts empty instead of with the image's files at the target. */
+  noCopy?: boolean;
 }
 
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

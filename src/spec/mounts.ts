@@ -14,7 +14,7 @@ import { parseBytes } from "./units.js";
 
 /** A mount as written, before Skiff decides what it becomes. */
 export type WrittenMount =
-  | { type: "volume"; source: string; target: string; readOnly: boolean }
+  | { type: "volume"; source: string; target: string; readOnly: boolean; noCopy?: boolean }
   | { type: "anonymous"; target: string }
   | { type: "bind"; source: string; target: string; readOnly: boolean }
   | { type: "tmpfs"; target: string; options: string };
@@ -78,7 +78,11 @@ export function parseVolumeShort(text: string): Parsed<WrittenMount> {
   if (isHostPath(source)) return { ok: true, value: { type: "bind", source, target, readOnly } };
   const badName = checkVolumeName(source);
   if (badName) return { ok: false, message: badName };
-  return { ok: true, value: { type: "volume", source, target, readOnly } };
+  const noCopy = options.includes("nocopy");
+  return {
+    ok: true,
+    value: { type: "volume", source, target, readOnly, ...(noCopy && { noCopy }) },
+  };
 }
 
 /** The long syntax after validation (see volumeMountSchema). */
@@ -87,6 +91,7 @@ export interface LongMount {
   source?: string | undefined;
   target: string;
   read_only?: boolean | undefined;
+  volume?: { nocopy?: boolean | undefined } | undefined;
   tmpfs?: { size?: string | number | undefined; mode?: string | number | undefined } | undefined;
 }
 
@@ -97,7 +102,16 @@ export function fromLongMount(m: LongMount): Parsed<WrittenMount> {
     case "volume":
       return m.source === undefined || m.source === ""
         ? { ok: true, value: { type: "anonymous", target: m.target } }
-        : { ok: true, value: { type: "volume", source: m.source, target: m.target, readOnly } };
+        : {
+            ok: true,
+            value: {
+              type: "volume",
+              source: m.source,
+              target: m.target,
+              readOnly,
+              ...(m.volume?.nocopy && { noCopy: true }),
+            },
+          };
     case "bind":
       if (m.source === undefined || m.source === "") {
         return { ok: false, message: "a bind needs a source: the path to mount" };
@@ -193,7 +207,12 @@ export function classifyMount(
     case "volume":
       return done({
         type: "volume",
-        mount: { source: mount.source, target: mount.target, readOnly: mount.readOnly },
+        mount: {
+          source: mount.source,
+          target: mount.target,
+          readOnly: mount.readOnly,
+          ...(mount.noCopy && { noCopy: true }),
+        },
       });
     case "anonymous":
       return done(

@@ -1038,8 +1038,8 @@ const cases: Case[] = [
         ephemeralVolumes: ["/app/node_modules", "/cache"],
         tmpfs: { "/tmp": "size=67108864,mode=1777", "/run": "", "/var/cache": "size=1m" },
         volumes: [
-          { source: "cache", target: "/data", readOnly: false },
-          { source: "cache", target: "/more", readOnly: true },
+          { source: "cache", target: "/data", readOnly: false, noCopy: true },
+          { source: "cache", target: "/more", readOnly: true, noCopy: true },
         ],
       },
     },

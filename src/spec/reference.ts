@@ -227,7 +227,7 @@ export function renderSpecReference(): string {
     "- A writable bind of another directory of the repository, or of one the commit does not hold (`./data:/var/lib/mysql`), becomes a named volume named after the path (`data`, `data-mysql`; `-2` is added on a clash with a declared volume), with a warning. It makes the service stateful, like any named volume.",
     "- A read-only bind of a path the commit does not hold, a path that leaves the repository (`..`, or a symbolic link out of it), host paths (`/srv/x`, `~/x`), host devices and the Docker socket are refused with an error. `/etc/localtime` and `/etc/timezone` are not mounted, with a warning: set the `TZ` environment variable instead.",
     "- An anonymous volume (`/app/node_modules`, or `type: volume` without `source`) is ephemeral: a fresh volume per replica, removed with it. It does not make the service stateful.",
-    "- Modes `ro`, `rw`, `z`, `Z`, `nocopy` and the propagation and consistency options are accepted, alone or combined (`ro,z`); the SELinux and propagation options concern host paths only, so they have no effect.",
+    "- Modes `ro`, `rw`, `z`, `Z`, `nocopy` and the propagation and consistency options are accepted, alone or combined (`ro,z`). `nocopy` (or `volume: {nocopy: true}`) makes a new named volume start empty instead of with the image's files at its target; the SELinux and propagation options concern host paths only, so they have no effect.",
     "- `tmpfs:` and `type: tmpfs` mounts are memory-backed, with their size and mode.",
     "",
     "## Secrets and configs",
