@@ -73,6 +73,8 @@ function files(secret: string): Record<string, string> {
     "web/www/cgi-bin/notes": `#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nwget -q -O - http://notes:7000/\n`,
     "site/extra.html": "extra from the repository\n",
     "site/docs/a.txt": "doc a\n",
+    // In the image at the bound directory's target: the bind hides it, as in Compose.
+    "web/www/docs/from-image.txt": "from the image\n",
     "secrets/db_password.txt": secret,
   };
 }
@@ -144,6 +146,7 @@ describe("a Compose file as people write it", () => {
   it("serves the bound files, the secret and the config from inside the container", async () => {
     expect(await get("/extra.html")).toEqual({ status: 200, body: "extra from the repository\n" });
     expect(await get("/docs/a.txt")).toEqual({ status: 200, body: "doc a\n" });
+    expect(await get("/docs/from-image.txt")).toMatchObject({ status: 404 });
     expect(await get("/motd.txt")).toEqual({ status: 200, body: "hello from a config" });
     expect(await get("/cgi-bin/secret")).toEqual({ status: 200, body: "first-secret\n" });
     expect(await get("/cgi-bin/notes")).toEqual({ status: 200, body: "a note\n" });

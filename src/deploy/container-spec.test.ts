@@ -535,3 +535,37 @@ describe("networks and volumes", () => {
     expect(actual).toEqual(expected);
   });
 });
+
+describe("directory binds", () => {
+  it("get an empty volume of the replica's own, so the image's files there are hidden", () => {
+    const s = service();
+    s.container.files = [
+      {
+        origin: "bind",
+        name: "./conf.d",
+        target: "/etc/nginx/conf.d",
+        source: { type: "tree", path: "conf.d", kind: "directory" },
+      },
+      {
+        origin: "bind",
+        name: "./nginx.conf",
+        target: "/etc/nginx/nginx.conf",
+        source: { type: "tree", path: "nginx.conf", kind: "file" },
+      },
+    ];
+    const options = toContainerCreateOptions({ identity, service: s, image: "i", name: "n" });
+    expect(options.HostConfig?.Mounts).toEqual([
+      {
+        Type: "volume",
+        Source: "",
+        Target: "/etc/nginx/conf.d",
+        ReadOnly: false,
+        VolumeOptions: {
+          NoCopy: true,
+          Labels: { "skiff.app": "shop" },
+          DriverConfig: { Name: "local", Options: {} },
+        },
+      },
+    ]);
+  });
+});

@@ -71,19 +71,30 @@ function restartPolicy(restart: PlanService["container"]["restart"]) {
   return { Name: restart.policy };
 }
 
-/** The anonymous volumes' mounts: an empty Source, so Docker makes a fresh volume for the container (as `--mount type=volume,target=…`). */
-function ephemeralMounts(targets: readonly string[], app: string) {
+/**
+ * The anonymous volumes' mounts: an empty Source, so Docker makes a fresh
+ * volume for the container (as `--mount type=volume,target=…`). `noCopy`:
+ * the volume starts empty instead of with the image's files there.
+ */
+function ephemeralMounts(targets: readonly string[], app: string, noCopy = false) {
   return targets.map((target) => ({
     Type: "volume" as const,
     Source: "",
     Target: target,
     ReadOnly: false,
     VolumeOptions: {
-      NoCopy: false,
+      NoCopy: noCopy,
       Labels: { [LABELS.app]: app },
       DriverConfig: { Name: "local", Options: {} },
     },
   }));
+}
+
+/** Targets of the release's directory binds (`./conf.d:/etc/nginx/conf.d:ro`). */
+function boundDirectories(c: PlanService["container"]): string[] {
+  return (c.files ?? [])
+    .filter((f) => f.origin === "bind" && f.source.type === "tree" && f.source.kind === "directory")
+    .map((f) => f.target);
 }
 
 /** The create request for one replica of `service`, running `image` on the app network. */
@@ -144,7 +155,9 @@ export function toContainerCreateOptions(input: {
           Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
         }),
       ...(c.tmpfs && Object.keys(c.tmpfs).length > 0 && { Tmpfs: { ...c.tmpfs } }),
-      ...((c.volumes.length > 0 || (c.ephemeralVolumes?.length ?? 0) > 0) && {
+      ...((c.volumes.length > 0 ||
+        (c.ephemeralVolumes?.length ?? 0) > 0 ||
+        boundDirectories(c).length > 0) && {
         Mounts: [
           ...c.volumes.map((v) => ({
             Type: "volume" as const,
@@ -160,6 +173,11 @@ export function toContainerCreateOptions(input: {
             },
           })),
           ...ephemeralMounts(c.ephemeralVolumes ?? [], identity.app),
+          // A bound directory hides what the image has there, as a bind mount
+          // does: an empty volume of the replica's own at the target, which the
+          // release's files are then put into (Docker writes a created
+          // container's volumes through its archive API too).
+          ...ephemeralMounts(boundDirectories(c), identity.app, true),
         ],
       }),
       LogConfig: { Type: CONTAINER_LOG_CONFIG.Type, Config: { ...CONTAINER_LOG_CONFIG.Config } },
