@@ -9,12 +9,9 @@ import type {
   BudgetSpec,
   BuildSpec,
   DependencySpec,
-  PlanFile,
   ResourceLimits,
-  RestartSpec,
   ServiceSpec,
   TestSpec,
-  Ulimit,
   UpdateSpec,
   VolumeMount,
 } from "./types.js";
@@ -105,8 +102,30 @@ export type PlanHealth =
     }
   | { type: "running"; stableMs: number };
 
+/**
+ * The service's runtime settings that go to each container as the spec has
+ * them (documented on ServiceSpec); absent fields mean Docker's or Skiff's
+ * defaults.
+ */
+type RuntimeSettings = Pick<
+  ServiceSpec,
+  | "files"
+  | "ephemeralVolumes"
+  | "tmpfs"
+  | "restart"
+  | "init"
+  | "stopSignal"
+  | "readOnly"
+  | "capDrop"
+  | "noNewPrivileges"
+  | "shmSizeBytes"
+  | "ulimits"
+  | "hostname"
+  | "aliases"
+>;
+
 /** What each container of the service is created with. */
-export interface ContainerSettings {
+export interface ContainerSettings extends RuntimeSettings {
   command?: string[];
   entrypoint?: string[];
   environment: Record<string, string>;
@@ -119,31 +138,6 @@ export interface ContainerSettings {
   volumes: VolumeMount[];
   /** The container port the edge routes to, if any. */
   port?: number;
-  /** Files the release puts into each container (read-only binds of the repository, secrets, configs); absent: none. */
-  files?: PlanFile[];
-  /** Targets of anonymous volumes: a fresh volume per replica, removed with it. Absent: none. */
-  ephemeralVolumes?: string[];
-  /** tmpfs mounts: container path → Docker's option string (may be empty). Absent: none. */
-  tmpfs?: Record<string, string>;
-  /** Docker's restart policy; absent: unless-stopped. */
-  restart?: RestartSpec;
-  /** Run Docker's init as PID 1. */
-  init?: boolean;
-  /** Signal that stops the container; absent: the image's. */
-  stopSignal?: string;
-  /** Read-only root file system. */
-  readOnly?: boolean;
-  /** Capabilities dropped from Docker's default set. Never any added. */
-  capDrop?: string[];
-  /** Processes cannot gain privileges (no-new-privileges). */
-  noNewPrivileges?: boolean;
-  /** Size of /dev/shm in bytes; absent: Docker's 64 MiB. */
-  shmSizeBytes?: number;
-  ulimits?: Ulimit[];
-  /** The container's own host name; absent: Docker's (the container id). */
-  hostname?: string;
-  /** More names on the app network, besides the service name. */
-  aliases?: string[];
 }
 
 // Defaults of the Docker Engine and of x-skiff.health, written out so the plan is complete.
