@@ -383,6 +383,7 @@ export class Deployer {
       }
       images ??= await this.pullImages(release, log);
       const image = images[service.name] as string;
+      const files = this.filesOf(app, release.number)[service.name];
       for (let index = 1, started = 0; started < missing; index++) {
         if (taken.has(index)) continue;
         const replaced = broken.find((r) => r.service === service.name && r.replica === index);
@@ -394,9 +395,7 @@ export class Deployer {
             release: release.number,
             replica: index,
             image,
-            ...(this.filesOf(app, release.number)[service.name]
-              ? { files: this.filesOf(app, release.number)[service.name] }
-              : {}),
+            ...(files ? { files } : {}),
             log: (text) => log(text, service.name),
           });
           keep.push(fresh);

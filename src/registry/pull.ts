@@ -29,7 +29,7 @@ export async function ensureImage(
   },
 ): Promise<string> {
   const reference = `${request.repository}@${request.digest}`;
-  let id = await imageId(docker, reference);
+  let id = await localImageId(docker, reference);
   if (id === undefined) {
     request.onProgress?.(`pulling ${reference}`);
     const pulled = await pullReference(docker, {
@@ -83,7 +83,10 @@ export async function pullReference(
   }
   request.signal?.throwIfAborted();
   if (failure !== undefined) return { failure };
-  const id = await imageId(docker, tag.startsWith("sha256:") ? `${name}@${tag}` : `${name}:${tag}`);
+  const id = await localImageId(
+    docker,
+    tag.startsWith("sha256:") ? `${name}@${tag}` : `${name}:${tag}`,
+  );
   return id === undefined ? { failure: "the daemon finished but does not have the image" } : { id };
 }
 
@@ -98,10 +101,16 @@ export function splitReference(reference: string): { name: string; tag: string }
   return { name: reference, tag: "latest" };
 }
 
-async function imageId(docker: Docker, reference: string): Promise<string | undefined> {
+/**
+ * The id of the image `reference` names on the Docker host; undefined when
+ * the host does not have it (Engine API 404 "No such image"). Any other
+ * answer of the daemon is thrown.
+ */
+export async function localImageId(docker: Docker, reference: string): Promise<string | undefined> {
   try {
     return (await docker.getImage(reference).inspect()).Id;
-  } catch {
-    return undefined;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
   }
 }

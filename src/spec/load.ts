@@ -42,11 +42,14 @@ export function findSpecFile(dir: string | SourceTree): FoundSpecFile | undefine
  * read through a SourceTree, so nothing a link in the tree points at outside
  * it is ever opened.
  */
-export function loadSpec(dir: string, options: { env?: Record<string, string> } = {}): SpecResult {
+/** A loaded spec, with the variables it was interpolated with (for what reads them later, such as `environment:` secrets). */
+export type LoadedSpec = SpecResult & { variables: Record<string, string> };
+
+export function loadSpec(dir: string, options: { env?: Record<string, string> } = {}): LoadedSpec {
   const tree = new SourceTree(dir);
   const found = findSpecFile(tree);
   if (!found) {
-    return failed([
+    return withNoVariables([
       problem(
         "error",
         "compose.yaml",
@@ -62,26 +65,23 @@ export function loadSpec(dir: string, options: { env?: Record<string, string> } 
     ),
   );
   const text = readTreeText(tree, found.file);
-  if (typeof text !== "string") return failed([text], warnings);
+  if (typeof text !== "string") return withNoVariables([text], warnings);
   let dotEnv: Record<string, string> = {};
   if (tree.kind(".env") !== "missing") {
     const dotEnvText = readTreeText(tree, ".env");
-    if (typeof dotEnvText !== "string") return failed([dotEnvText], warnings);
+    if (typeof dotEnvText !== "string") return withNoVariables([dotEnvText], warnings);
     dotEnv = parseDotEnv(dotEnvText);
   }
-  const result = parseSpec(text, {
-    fileName: found.file,
-    // Compose runs in a shell whose PWD is the project's directory, and files
-    // write `${PWD}/config/app.conf` for a file of the repository; here the
-    // project is the tree's root, so PWD is ".", never the server's own.
-    env: { PWD: ".", ...dotEnv, ...options.env },
-    tree,
-  });
+  // Compose runs in a shell whose PWD is the project's directory, and files
+  // write `${PWD}/config/app.conf` for a file of the repository; here the
+  // project is the tree's root, so PWD is ".", never the server's own.
+  const variables = { PWD: ".", ...dotEnv, ...options.env };
+  const result = parseSpec(text, { fileName: found.file, env: variables, tree });
   const allWarnings = [...warnings, ...result.warnings];
-  if (!result.ok) return { ...result, warnings: allWarnings };
+  if (!result.ok) return { ...result, warnings: allWarnings, variables };
   const pathErrors = buildPathProblems(tree, result.spec);
-  if (pathErrors.length > 0) return failed(pathErrors, allWarnings);
-  return { ...result, warnings: allWarnings };
+  if (pathErrors.length > 0) return { ...failed(pathErrors, allWarnings), variables };
+  return { ...result, warnings: allWarnings, variables };
 }
 
 /**
@@ -137,6 +137,10 @@ function readTreeText(tree: SourceTree, name: string): string | SpecProblem {
 
 function failed(errors: SpecProblem[], warnings: SpecProblem[] = []): SpecResult {
   return { ok: false, errors, warnings };
+}
+
+function withNoVariables(errors: SpecProblem[], warnings: SpecProblem[] = []): LoadedSpec {
+  return { ...failed(errors, warnings), variables: {} };
 }
 
 function located(file: string, path: string, message: string): SpecProblem {

@@ -1,6 +1,5 @@
-import type Docker from "dockerode";
 import type { RegistryCredentials } from "../../registry/client.js";
-import { pullReference } from "../../registry/pull.js";
+import { localImageId, pullReference } from "../../registry/pull.js";
 import type { PlanService } from "../../spec/index.js";
 import type { ReleaseRecord } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
@@ -96,14 +95,4 @@ function refuseOtherAppsImage(
     `${service}: image ${reference} belongs to another app in Skiff's registry; an app runs only its own images and the base images under bases/`,
     [`hint: name a base image (skiff bases lists them), or build the service here`],
   );
-}
-
-/** The id of the image `reference` names on the Docker host; undefined when the host does not have it. */
-async function localImageId(docker: Docker, reference: string): Promise<string | undefined> {
-  try {
-    return (await docker.getImage(reference).inspect()).Id;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  }
 }

@@ -1,6 +1,6 @@
 import { SourceTree } from "../../source/tree.js";
 import type { AppSpec, Plan } from "../../spec/index.js";
-import { formatProblem, loadSpec, parseDotEnv, toPlan } from "../../spec/index.js";
+import { formatProblem, loadSpec, toPlan } from "../../spec/index.js";
 import { StageFailure } from "../pipeline.js";
 import { collectReleaseFiles, type ReleaseFiles } from "./release-files.js";
 
@@ -28,9 +28,11 @@ export function loadRunSpec(
   log(
     `${result.spec.file}: ${plan.services.length} service${plan.services.length === 1 ? "" : "s"}: ${services}`,
   );
-  const tree = new SourceTree(sourceDir);
-  const dotEnv = tree.kind(".env") === "file" ? parseDotEnv(tree.readText(".env") ?? "") : {};
-  const files = collectReleaseFiles({ tree, plan, env: { ...dotEnv, ...env } });
+  const files = collectReleaseFiles({
+    tree: new SourceTree(sourceDir),
+    plan,
+    env: result.variables,
+  });
   const count = Object.keys(files).length;
   if (count > 0) {
     log(

@@ -3,6 +3,7 @@ import type Docker from "dockerode";
 import { buildInputsDigest } from "../../build/build-inputs.js";
 import { baseImagesOf } from "../../build/dockerfile-bases.js";
 import type { RegistryClient } from "../../registry/client.js";
+import { localImageId, splitReference } from "../../registry/pull.js";
 import { repositoryOf } from "../../registry/push.js";
 import { SourceTree } from "../../source/tree.js";
 import type { PlanService } from "../../spec/index.js";
@@ -78,19 +79,10 @@ async function resolveBaseImage(deps: ReuseDeps, image: string): Promise<string 
   const at = image.indexOf("@");
   if (at >= 0) return image.slice(at + 1);
   if (image.startsWith(`${deps.registryAddress}/`)) {
-    const withoutHost = repositoryOf(image);
-    const colon = withoutHost.lastIndexOf(":");
-    const [repository, tag] =
-      colon > withoutHost.lastIndexOf("/")
-        ? [withoutHost.slice(0, colon), withoutHost.slice(colon + 1)]
-        : [withoutHost, "latest"];
-    return deps.registry.manifestDigest(repository, tag).catch(() => undefined);
+    const { name, tag } = splitReference(image);
+    return deps.registry.manifestDigest(repositoryOf(name), tag).catch(() => undefined);
   }
-  try {
-    return (await deps.docker.getImage(image).inspect()).Id;
-  } catch {
-    return undefined;
-  }
+  return localImageId(deps.docker, image);
 }
 
 /**
