@@ -169,7 +169,10 @@ function webState(app: string, replicas: Replica[], domain: string): EdgeAppStat
         name: backend,
         healthPath: "/healthz",
         healthHost: domain,
-        servers: replicas.map((r) => ({ name: r.name, port: r.port })),
+        servers: replicas.map((r) => ({
+          name: r.name,
+          address: { host: "127.0.0.1", port: r.port },
+        })),
       },
     ],
     domains: { [domain]: backend },
@@ -390,7 +393,7 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
   it("keeps a backend's servers when a new one never passes the check, and says why", async () => {
     const dead = await freePort();
     const broken = webState("blog", [r1()], "blog.localhost");
-    broken.backends[0]?.servers.push({ name: "r5-1", port: dead });
+    broken.backends[0]?.servers.push({ name: "r5-1", address: { host: "127.0.0.1", port: dead } });
     const error = await router.setApp("blog", broken).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(
@@ -466,7 +469,7 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
             name: backend,
             healthPath: "/healthz",
             healthHost: "echo.localhost",
-            servers: [{ name: "r1-1", port: echoPort }],
+            servers: [{ name: "r1-1", address: { host: "127.0.0.1", port: echoPort } }],
           },
         ],
         domains: { "echo.localhost": backend },

@@ -20,7 +20,10 @@ export function toEdgeAppState(plan: Plan, serving: readonly Replica[]): EdgeApp
       servers: serving
         .filter((r) => r.service === service.name && r.hostPort !== undefined)
         .sort((a, b) => a.release - b.release || a.replica - b.replica)
-        .map((r) => ({ name: edgeServerName(r), port: r.hostPort as number })),
+        .map((r) => ({
+          name: edgeServerName(r),
+          address: { host: "127.0.0.1", port: r.hostPort as number },
+        })),
     });
     for (const route of service.routes) domains[route.domain] = name;
   }

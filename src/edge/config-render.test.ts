@@ -26,8 +26,8 @@ const shop = {
   healthPath: "/healthz",
   healthHost: "shop.localhost",
   servers: [
-    { name: "r12-1", port: 32801 },
-    { name: "r11-1", port: 32790, draining: true },
+    { name: "r12-1", address: { host: "127.0.0.1", port: 32801 } },
+    { name: "r11-1", address: { host: "127.0.0.1", port: 32790 }, draining: true },
   ],
 };
 
@@ -160,7 +160,7 @@ describe("serverArguments", () => {
         "127.0.0.1:32801 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0",
     },
   ])("weight $weight", ({ weight, expected }) => {
-    expect(serverArguments({ port: 32801 }, weight)).toBe(expected);
+    expect(serverArguments({ address: { host: "127.0.0.1", port: 32801 } }, weight)).toBe(expected);
   });
 });
 

@@ -1,3 +1,4 @@
+import { formatAddress } from "../address.js";
 import type { EdgeBackendSpec, EdgeServerSpec } from "./edge-state.js";
 
 /**
@@ -126,8 +127,8 @@ export const SERVER_CHECK = "check inter 1s fastinter 100ms downinter 100ms fall
 export const SERVER_POOL = "pool-max-conn -1 pool-purge-delay 5s";
 
 /** The address and settings after `server NAME` (config) or `add server B/NAME` (runtime API). */
-export function serverArguments(server: Pick<EdgeServerSpec, "port">, weight?: number): string {
-  return `127.0.0.1:${server.port} ${SERVER_CHECK} ${SERVER_POOL}${weight === undefined ? "" : ` weight ${weight}`}`;
+export function serverArguments(server: Pick<EdgeServerSpec, "address">, weight?: number): string {
+  return `${formatAddress(server.address)} ${SERVER_CHECK} ${SERVER_POOL}${weight === undefined ? "" : ` weight ${weight}`}`;
 }
 
 /**

@@ -43,7 +43,10 @@ describe("planEdgeChanges", () => {
   const cases: { case: string; desired: EdgeSnapshot; actual: ActualEdge; plan: EdgePlan }[] = [
     {
       case: "nothing differs",
-      desired: desired([backend(SHOP, [{ name: "r1-1", port: 4001 }])], [["shop.localhost", SHOP]]),
+      desired: desired(
+        [backend(SHOP, [{ name: "r1-1", address: { host: "127.0.0.1", port: 4001 } }])],
+        [["shop.localhost", SHOP]],
+      ),
       actual: actual([SHOP], [running(SHOP, "r1-1", 4001)], [["shop.localhost", SHOP]]),
       plan: { backends: [], maps: [] },
     },
@@ -51,8 +54,8 @@ describe("planEdgeChanges", () => {
       case: "a new replica: created at weight 0 with checks on, admitted once its check passed",
       desired: desired([
         backend(SHOP, [
-          { name: "r1-1", port: 4001 },
-          { name: "r2-1", port: 4002 },
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 } },
+          { name: "r2-1", address: { host: "127.0.0.1", port: 4002 } },
         ]),
       ]),
       actual: actual([SHOP], [running(SHOP, "r1-1", 4001)]),
@@ -63,7 +66,7 @@ describe("planEdgeChanges", () => {
             add: [
               {
                 backend: SHOP,
-                server: { name: "r2-1", port: 4002 },
+                server: { name: "r2-1", address: { host: "127.0.0.1", port: 4002 } },
                 create: [
                   `add server ${SHOP}/r2-1 127.0.0.1:4002 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0`,
                   `enable health ${SHOP}/r2-1`,
@@ -83,8 +86,8 @@ describe("planEdgeChanges", () => {
       case: "a replica gone from the state is removed; one marked draining is drained",
       desired: desired([
         backend(SHOP, [
-          { name: "r2-1", port: 4002 },
-          { name: "r2-2", port: 4003, draining: true },
+          { name: "r2-1", address: { host: "127.0.0.1", port: 4002 } },
+          { name: "r2-2", address: { host: "127.0.0.1", port: 4003 }, draining: true },
         ]),
       ]),
       actual: actual(
@@ -107,8 +110,8 @@ describe("planEdgeChanges", () => {
       case: "state, weight and port brought back to the desired ones",
       desired: desired([
         backend(SHOP, [
-          { name: "r1-1", port: 4001 },
-          { name: "r1-2", port: 4009 },
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 } },
+          { name: "r1-2", address: { host: "127.0.0.1", port: 4009 } },
         ]),
       ]),
       actual: actual(
@@ -166,7 +169,10 @@ describe("planEdgeChanges", () => {
     {
       case: "a new backend: a reload; its domain comes with it, from the map file",
       desired: desired(
-        [backend(BLOG, [{ name: "r1-1", port: 5001 }]), backend(SHOP, [])],
+        [
+          backend(BLOG, [{ name: "r1-1", address: { host: "127.0.0.1", port: 5001 } }]),
+          backend(SHOP, []),
+        ],
         [
           ["blog.localhost", BLOG],
           ["shop.localhost", SHOP],
@@ -206,7 +212,11 @@ describe("planEdgeChanges", () => {
 
   it("adds a server that is draining from the start without waiting for it", () => {
     const plan = planEdgeChanges(
-      desired([backend(SHOP, [{ name: "r1-1", port: 4001, draining: true }])]),
+      desired([
+        backend(SHOP, [
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 }, draining: true },
+        ]),
+      ]),
       actual([SHOP]),
       MAP,
     );

@@ -93,8 +93,9 @@ export function planEdgeChanges(
         });
         continue;
       }
-      if (current.addr !== "127.0.0.1" || current.port !== server.port) {
-        changes.update.push(`set server ${id} addr 127.0.0.1 port ${server.port}`);
+      const { host, port } = server.address;
+      if (current.addr !== host || current.port !== port) {
+        changes.update.push(`set server ${id} addr ${host} port ${port}`);
       }
       const admin = adminState(current.adminMask);
       if (server.draining) {

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { DependencyError, NotFoundError } from "../errors.js";
 import { NOT_FOUND_PAGE, renderEdgeConfig } from "./config-render.js";
 import { renderDomainMap } from "./domain-map.js";
+import type { AdmittedListener, Edge, EdgeServerStatus } from "./edge.js";
 import { type ActualEdge, type EdgePlan, planEdgeChanges, removalCommands } from "./edge-plan.js";
 import {
   assertAppState,
@@ -26,6 +27,7 @@ import {
   serverIsUp,
 } from "./runtime-state.js";
 
+export type { AdmittedListener, Edge, EdgeServerStatus } from "./edge.js";
 export type {
   EdgeAppState,
   EdgeBackendSpec,
@@ -63,22 +65,6 @@ export interface EdgeRouterOptions {
   log?: (line: string) => void;
 }
 
-/** A server as HAProxy sees it right now. */
-export interface EdgeServerStatus {
-  /** In the rotation's reach and HAProxy's own last check passed. */
-  up: boolean;
-  admin: "ready" | "drain" | "maint";
-  /** Requests in flight on it. */
-  sessions: number;
-  /** Weight in use; new servers stay at 0 until their first check passed. */
-  weight: number;
-  /** The last health check in words, e.g. "L4CON (Layer4 connection problem: Connection refused)". */
-  check: string;
-}
-
-/** Told which new servers of a backend just got their weight. */
-export type AdmittedListener = (backend: string, servers: string[]) => void;
-
 /** Debian's HAProxy 2.6. */
 export const HAPROXY_BINARY = "/usr/sbin/haproxy";
 const POLL_MS = 100;
@@ -106,7 +92,7 @@ const UP_POLL_MS = 25;
  * desired state as it stands when its turn comes. render, writeFiles,
  * serverStatus and waitUntilUp only read and may run at any time.
  */
-export class EdgeRouter {
+export class EdgeRouter implements Edge {
   readonly runtime: EdgeRuntimeApi;
   readonly master: EdgeRuntimeApi;
   private state: Map<string, EdgeAppState> | undefined;
@@ -151,13 +137,15 @@ export class EdgeRouter {
     });
   }
 
-  /** Takes an app off the edge: its domains, servers and backends. */
-  async removeApp(app: string): Promise<void> {
-    await this.exclusive(() => {
+  /** Takes an app off the edge: its domains, servers and backends. Returns the domains it had. */
+  async removeApp(app: string): Promise<{ domains: string[] }> {
+    return this.exclusive(async () => {
       const apps = new Map(this.desired());
+      const domains = Object.keys(apps.get(app)?.domains ?? {}).sort();
       apps.delete(app);
       this.commit(apps);
-      return this.apply();
+      await this.apply();
+      return { domains };
     });
   }
 
@@ -547,13 +535,28 @@ function loadState(file: string): Map<string, EdgeAppState> {
     const parsed = JSON.parse(readFileSync(file, "utf8")) as {
       apps?: Record<string, EdgeAppState>;
     };
-    return new Map(Object.entries(parsed.apps ?? {}));
+    return new Map(
+      Object.entries(parsed.apps ?? {}).map(([app, state]) => [app, withAddresses(state)]),
+    );
   } catch (error) {
     throw new DependencyError(
       `cannot read the edge's desired state from ${file}: ${(error as Error).message}`,
       "move the file away and restart skiff; deploys and the reconciler fill the edge again",
     );
   }
+}
+
+/** State files written before servers had an address held only the port on 127.0.0.1. */
+function withAddresses(state: EdgeAppState): EdgeAppState {
+  for (const backend of state.backends) {
+    backend.servers = backend.servers.map((server) => {
+      const { port, ...rest } = server as typeof server & { port?: number };
+      return server.address || port === undefined
+        ? server
+        : { ...rest, address: { host: "127.0.0.1", port } };
+    });
+  }
+  return state;
 }
 
 function isNoSuchServer(error: unknown): boolean {

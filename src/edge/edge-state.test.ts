@@ -14,8 +14,8 @@ const valid: EdgeAppState = {
       healthPath: "/healthz?full=1",
       healthHost: "shop.localhost:8080",
       servers: [
-        { name: "r12-1-a1b2c3", port: 32801 },
-        { name: "r11-1", port: 32790, draining: true },
+        { name: "r12-1-a1b2c3", address: { host: "127.0.0.1", port: 32801 } },
+        { name: "r11-1", address: { host: "127.0.0.1", port: 32790 }, draining: true },
       ],
     },
   ],
@@ -60,9 +60,9 @@ describe("appStateProblems", () => {
       case: "servers with a bad name, a duplicate and a bad port",
       state: withBackend({
         servers: [
-          { name: "r1 1", port: 80 },
-          { name: "r2", port: 0 },
-          { name: "r2", port: 70000 },
+          { name: "r1 1", address: { host: "127.0.0.1", port: 80 } },
+          { name: "r2", address: { host: "127.0.0.1", port: 0 } },
+          { name: "r2", address: { host: "127.0.0.1", port: 70000 } },
         ],
       }),
       problems: [
@@ -104,7 +104,13 @@ describe("appStateProblems", () => {
 
 describe("combineAppStates", () => {
   const blog: EdgeAppState = {
-    backends: [{ name: "app_blog__web", healthPath: "/", servers: [{ name: "r1-1", port: 5001 }] }],
+    backends: [
+      {
+        name: "app_blog__web",
+        healthPath: "/",
+        servers: [{ name: "r1-1", address: { host: "127.0.0.1", port: 5001 } }],
+      },
+    ],
     domains: { "blog.localhost": "app_blog__web" },
   };
 

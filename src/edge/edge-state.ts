@@ -1,11 +1,12 @@
+import type { Address } from "../address.js";
 import { ConflictError, ValidationError } from "../errors.js";
 import { backendName } from "./domain-map.js";
 
-/** One replica behind a backend; it listens on 127.0.0.1:port. */
+/** One replica behind a backend, reached at its address. */
 export interface EdgeServerSpec {
   /** Unique within its backend, e.g. "r12-1" (release 12, replica 1). */
   name: string;
-  port: number;
+  address: Address;
   /** Kept, but given no new requests: the step before a replica is removed. */
   draining?: boolean;
 }
@@ -51,6 +52,8 @@ const HOST =
 // A URL path without whitespace, quotes, backslash or "#" (HAProxy's config
 // parser treats those as quoting, escaping or a comment) and without ";"
 // (the runtime API's command separator).
+/** Where a server listens: an IPv4 address or a DNS name (a Swarm node's). */
+const ADDRESS_HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const HEALTH_PATH = /^\/[A-Za-z0-9\-._~!$&()*+,=:@%/?]*$/;
 const HEALTH_HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 
@@ -90,8 +93,12 @@ export function appStateProblems(app: string, state: EdgeAppState): string[] {
       }
       if (servers.has(server.name)) problems.push(`${where}: the server appears twice`);
       servers.add(server.name);
-      if (!Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
-        problems.push(`${where}: port ${server.port} is not a TCP port (1-65535)`);
+      const { host, port } = server.address;
+      if (!ADDRESS_HOST.test(host)) {
+        problems.push(`${where}: host "${host}" is not an IPv4 address or a DNS name`);
+      }
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        problems.push(`${where}: port ${port} is not a TCP port (1-65535)`);
       }
     }
   }

@@ -27,7 +27,11 @@ describe("managedEdgeSpec", () => {
     // No HAProxy runs: the apply fails, but the state and the files hold the app.
     const state = {
       backends: [
-        { name: "app_shop__web", healthPath: "/", servers: [{ name: "r1-1", port: 32801 }] },
+        {
+          name: "app_shop__web",
+          healthPath: "/",
+          servers: [{ name: "r1-1", address: { host: "127.0.0.1", port: 32801 } }],
+        },
       ],
       domains: { "shop.localhost": "app_shop__web" },
     };
