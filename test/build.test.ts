@@ -11,8 +11,8 @@ import {
   type BuildStep,
   buildImage,
 } from "../src/build/index.js";
+import { type PushEvent, pushImage } from "../src/docker/image-push.js";
 import { RegistryClient, RegistryError } from "../src/registry/client.js";
-import { type PushEvent, pushImage } from "../src/registry/push.js";
 import { pruneBuildCacheByToken } from "./support/build-cache.js";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { freePort, startTestRegistry, type TestRegistry } from "./support/registry-image.js";

@@ -4,15 +4,16 @@
 
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containerLogTail } from "../src/deploy/container-logs.js";
+import { containerLogTail } from "../src/deploy/docker/container-logs.js";
 import {
   newGeneration,
   replicaContainerName,
   toContainerCreateOptions,
   toNetworkCreateOptions,
   toVolumeCreateOptions,
-} from "../src/deploy/container-spec.js";
-import { probeHttp, publishedPort, waitUntilHealthy } from "../src/deploy/health.js";
+} from "../src/deploy/docker/container-spec.js";
+import { publishedPort, waitUntilHealthy } from "../src/deploy/docker/health.js";
+import { probeHttp } from "../src/deploy/http-probe.js";
 import { appNetworkName, LABELS } from "../src/docker/engine.js";
 import type { PlanHealth, PlanService } from "../src/spec/index.js";
 import { ensureTestImage, TEST_IMAGE, TEST_LABEL, testDocker } from "./support/busybox-image.js";
@@ -129,7 +130,11 @@ describe("replicas on one Docker host", () => {
     const bindings = (await container.inspect()).NetworkSettings.Ports["8000/tcp"];
     expect(bindings?.map((b) => b.HostIp)).toEqual(["127.0.0.1"]);
     expect(
-      await probeHttp({ port: hostPort as number, path: "/healthz", timeoutMs: 2_000 }),
+      await probeHttp({
+        address: { host: "127.0.0.1", port: hostPort as number },
+        path: "/healthz",
+        timeoutMs: 2_000,
+      }),
     ).toEqual({ ok: true, status: 200 });
   });
 

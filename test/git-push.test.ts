@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   existsSync,
@@ -14,41 +13,22 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exportCommit, readBlobAt } from "../src/server/git/export-commit.js";
-import { isNullObjectId } from "../src/server/git/git-command.js";
+import { exportCommit, readBlobAt } from "../src/git/export-commit.js";
+import { isNullObjectId } from "../src/git/git-command.js";
+import { PRE_RECEIVE_PATH } from "../src/git/hook-protocol.js";
+import type { PushOutput, PushRequest, PushResult } from "../src/git/push.js";
 import { registerGitRoutes } from "../src/server/git/http-backend.js";
 import {
   createHookToken,
   hookEnvironment,
-  PRE_RECEIVE_PATH,
-  type PushOutput,
-  type PushRequest,
-  type PushResult,
   registerPreReceiveRoute,
 } from "../src/server/git/pre-receive-hook.js";
 import { git, gitOk, isolatedGitEnv, startGit } from "./support/git-cli.js";
 import { freePort } from "./support/skiff-harness.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const HOOK_CLIENT = join(ROOT, "dist", "server", "git", "hook-client.js");
 const TOKEN = `skiff_${randomBytes(16).toString("hex")}`;
-
-/** Compiles src/ to dist/ as `npm run build` does, so the hook runs the compiled client. */
-function buildDist(): Promise<string> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-      { cwd: ROOT },
-      // tsc still emits when files elsewhere in the project have type errors; the test
-      // needs only this client, so its presence (checked below) is what counts.
-      (_error, stdout, stderr) => resolve(`${stdout}${stderr}`),
-    );
-  });
-}
 
 interface SeenRequest {
   method: string;
@@ -182,11 +162,8 @@ describe("git push over smart HTTP, with the pipeline inside pre-receive", () =>
     `Basic ${Buffer.from(`deployer:${password}`).toString("base64")}`;
 
   beforeAll(async () => {
-    const buildOutput = await buildDist();
-    if (!existsSync(HOOK_CLIENT))
-      throw new Error(`the build did not emit ${HOOK_CLIENT}:\n${buildOutput}`);
-
-    root = mkdtempSync(join(tmpdir(), "skiff-git-push-"));
+    // Spaces, quotes and a `$(...)` in every path the hook and the server pass around.
+    root = mkdtempSync(join(tmpdir(), `skiff git-push it's "odd" $(false) `));
     reposRoot = join(root, "repos");
     env = isolatedGitEnv(join(root, "home"));
 
@@ -218,7 +195,6 @@ describe("git push over smart HTTP, with the pipeline inside pre-receive", () =>
           // "down" sends its hook to a port nobody listens on: a server that went away.
           hookUrl: `http://127.0.0.1:${app === "down" ? closedPort : port}${PRE_RECEIVE_PATH}`,
           hookToken,
-          clientPath: HOOK_CLIENT,
         }),
     });
     registerPreReceiveRoute(server, { hookToken, onPush });
@@ -460,8 +436,9 @@ describe("git push over smart HTTP, with the pipeline inside pre-receive", () =>
     const result = await git(["push", remote("down"), "main"], { cwd: dir, env });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(
-      `remote: skiff: push rejected: could not reach the Skiff server at http://127.0.0.1:${closedPort} (ECONNREFUSED)`,
+      `remote: skiff: push rejected: could not reach the Skiff server at http://127.0.0.1:${closedPort} (Failed to connect`,
     );
+    expect(result.stderr).toContain("is it running? (skiff server status)");
     expect(await serverRef("down", "refs/heads/main")).toBeUndefined();
   });
 
@@ -489,17 +466,32 @@ describe("git push over smart HTTP, with the pipeline inside pre-receive", () =>
   });
 
   it("accepts the pre-receive call only with the hook token and a well-formed push", async () => {
-    const call = (authorization: string, body: unknown) =>
+    const call = (authorization: string, body: URLSearchParams | string, type?: string) =>
       fetch(`http://127.0.0.1:${port}${PRE_RECEIVE_PATH}`, {
         method: "POST",
-        headers: { authorization, "content-type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { authorization, ...(type ? { "content-type": type } : {}) },
+        body,
       });
-    const push = { app: "shop", gitDir: repoOf("shop"), updates: [], quarantine: {} };
+    const push = new URLSearchParams({ app: "shop", cwd: repoOf("shop"), updates: "" });
     expect((await call(`Bearer ${TOKEN}`, push)).status).toBe(401);
     expect((await call("Bearer ", push)).status).toBe(401);
     const bad = await call(`Bearer ${hookToken}`, push);
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("updates must be a non-empty list");
+    expect(await bad.text()).toContain("updates must list at least one ref update");
+    // Only the hook's form: a JSON body is not read as a push.
+    const json = await call(`Bearer ${hookToken}`, "{}", "application/json");
+    expect(json.status).toBe(415);
+  });
+
+  it("pushes refs whose names hold quotes and shell characters, and takes them as they are", async () => {
+    const dir = join(root, "work", "shop");
+    const ref = 'refs/heads/it\'s-"quoted"-$(>pwned)-`id`;&|<>';
+    const pushed = await git(["push", remote("shop"), `HEAD:${ref}`], { cwd: dir, env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushes.at(-1)?.updates.map((u) => u.ref)).toEqual([ref]);
+    expect(await serverRef("shop", ref)).toBe(
+      await gitOk(["rev-parse", "HEAD"], { cwd: dir, env }),
+    );
+    expect(existsSync(join(repoOf("shop"), "pwned"))).toBe(false);
   });
 });

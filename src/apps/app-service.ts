@@ -1,14 +1,14 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
+import { assertAppName } from "../app-names.js";
 import { imageRegistryHost, type SkiffConfig } from "../config.js";
 import { appNetworkName, LABELS, removeImagesTagged } from "../docker/engine.js";
 import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
-import { removeAppRepository } from "../server/git/repositories.js";
+import { removeAppRepository } from "../git/repositories.js";
 import type { RunStore } from "../state/runs.js";
 import type { AppRecord, Store } from "../state/store.js";
 import { maskUrlCredentials } from "../url-credentials.js";
-import { assertAppName } from "./names.js";
 
 /** An app as the API shows it: its record plus where to push and where it answers. */
 export interface AppView extends AppRecord {

@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { engineMessages, messageError, openEngineStream } from "../build/engine-stream.js";
+import { engineMessages, messageError, openEngineStream } from "../docker/engine-stream.js";
+import { type PushEvent, pushImage } from "../docker/image-push.js";
 import { DependencyError } from "../errors.js";
 import { RegistryClient } from "../registry/client.js";
-import { type PushEvent, pushImage } from "../registry/push.js";
 import { assertRepositoryName } from "../registry/requests.js";
 import { CommandError, LineThrottle, runCommand, waitForCommand } from "./command.js";
 import {

@@ -1,14 +1,14 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
-import { ValidationError } from "../errors.js";
-import { decodeTraceAux } from "./buildkit-status.js";
-import { createBuildContext } from "./context.js";
 import {
   type EngineMessage,
   engineMessages,
   messageError,
   openEngineStream,
-} from "./engine-stream.js";
+} from "../docker/engine-stream.js";
+import { ValidationError } from "../errors.js";
+import { decodeTraceAux } from "./buildkit-status.js";
+import { createBuildContext } from "./context.js";
 import { type BuildRequest, parseExitCode, toBuildQuery } from "./request.js";
 import { type BuildEventHandler, type BuildStep, StepRecorder } from "./steps.js";
 

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import type { EngineMessage } from "../docker/engine-stream.js";
 import { imageIdOf } from "./build-image.js";
 import { decodeTraceAux } from "./buildkit-status.js";
-import type { EngineMessage } from "./engine-stream.js";
 import { type BuildEvent, OUTPUT_TAIL_LINES, StepRecorder } from "./steps.js";
 
 function replay(fixture: string): {

@@ -1,7 +1,7 @@
 import { backendName } from "../edge/domain-map.js";
 import type { EdgeAppState, EdgeBackendSpec } from "../edge/edge-state.js";
 import type { Plan, PlanService } from "../spec/index.js";
-import { edgeServerName, type Replica } from "./replicas.js";
+import { edgeServerName, type Replica } from "./engine.js";
 
 /**
  * What the edge should send one app's traffic to: a backend per service
@@ -18,12 +18,11 @@ export function toEdgeAppState(plan: Plan, serving: readonly Replica[]): EdgeApp
       name,
       ...edgeHealthCheck(service),
       servers: serving
-        .filter((r) => r.service === service.name && r.hostPort !== undefined)
+        .flatMap((r) =>
+          r.service === service.name && r.address ? [{ ...r, address: r.address }] : [],
+        )
         .sort((a, b) => a.release - b.release || a.replica - b.replica)
-        .map((r) => ({
-          name: edgeServerName(r),
-          address: { host: "127.0.0.1", port: r.hostPort as number },
-        })),
+        .map((r) => ({ name: edgeServerName(r), address: r.address })),
     });
     for (const route of service.routes) domains[route.domain] = name;
   }

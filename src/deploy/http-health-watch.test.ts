@@ -2,8 +2,8 @@ import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlanService } from "../spec/index.js";
+import type { Replica } from "./engine.js";
 import { httpUnhealthy } from "./http-health-watch.js";
-import type { Replica } from "./replicas.js";
 
 let server: Server;
 let port: number;
@@ -47,8 +47,8 @@ function replica(id: string, service: string, extra: Partial<Replica> = {}): Rep
     replica: 1,
     state: "running",
     createdAt: 0,
-    networks: ["skiff-shop-abc123"],
-    hostPort: port,
+    onAppNetwork: true,
+    address: { host: "127.0.0.1", port },
     ...extra,
   };
 }
@@ -68,7 +68,7 @@ describe("httpUnhealthy", () => {
     const replicas = [
       replica("w", "worker"),
       replica("x", "web", { state: "exited" }),
-      replica("y", "web", { hostPort: undefined as unknown as number }),
+      replica("y", "web", { address: undefined }),
     ];
     expect(await httpUnhealthy(plan, replicas)).toEqual(new Set());
     expect(statuses).toHaveLength(20);
@@ -82,7 +82,11 @@ describe("httpUnhealthy", () => {
     await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
     try {
       const hostPort = (raw.address() as AddressInfo).port;
-      expect(await httpUnhealthy(plan, [replica("a", "web", { hostPort })])).toEqual(new Set());
+      expect(
+        await httpUnhealthy(plan, [
+          replica("a", "web", { address: { host: "127.0.0.1", port: hostPort } }),
+        ]),
+      ).toEqual(new Set());
     } finally {
       await new Promise((resolve) => raw.close(resolve));
     }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Plan } from "../spec/index.js";
-import { probeHttp } from "./health.js";
-import type { Replica } from "./replicas.js";
+import type { Replica } from "./engine.js";
+import { probeHttp } from "./http-probe.js";
 
 /** One check may take this long; a slower answer counts as a failure. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -21,12 +21,11 @@ export async function httpUnhealthy(
   const verdicts = await Promise.all(
     replicas.map(async (replica) => {
       const health = plan.services.find((s) => s.name === replica.service)?.health;
-      if (health?.type !== "http" || replica.state !== "running" || !replica.hostPort) {
-        return undefined;
-      }
+      const { address } = replica;
+      if (health?.type !== "http" || replica.state !== "running" || !address) return undefined;
       for (let attempt = 1; ; attempt++) {
         const result = await probeHttp({
-          port: replica.hostPort,
+          address,
           path: health.path,
           ...(health.host ? { host: health.host } : {}),
           timeoutMs: PROBE_TIMEOUT_MS,

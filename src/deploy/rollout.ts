@@ -1,162 +1,62 @@
-import type Docker from "dockerode";
 import { backendName } from "../edge/domain-map.js";
-import type { AdmittedListener, EdgeRouter } from "../edge/edge-router.js";
+import type { Edge } from "../edge/edge.js";
 import type { Plan, PlanService } from "../spec/index.js";
+import { type Decision, dependencyLevels, type ServiceDecision } from "./desired.js";
 import { toEdgeAppState } from "./edge-targets.js";
-import {
-  ensureAppResources,
-  ReplicaFailure,
-  retireReplica,
-  startReplica,
-} from "./replica-lifecycle.js";
-import { isServing, type Replica } from "./replicas.js";
+import { type Engine, isServing, type Log, type Replica } from "./engine.js";
 
 export interface RolloutInput {
-  /** LABELS.instance of this installation. */
-  instance: string;
   app: string;
   release: number;
   plan: Plan;
   /** The plan that is live now, if any: what the edge goes back to when the rollout fails. */
   previousPlan?: Plan;
-  /** Per service, the image reference its replicas run. */
+  /** What changes (desired.ts), from the replicas before the rollout. */
+  decision: Decision;
+  /** Per service, the image reference its replicas run (Engine.prepare). */
   images: Readonly<Record<string, string>>;
+  /** Per service, serviceFingerprint of the release. */
+  fingerprints: Readonly<Record<string, string>>;
   /** Per service, the release's files (a tar archive) put into each new replica. */
-  files?: Readonly<Record<string, Buffer>>;
-  /** How many replicas each service gets. */
-  replicas: (service: PlanService) => number;
-  /** Every container of the app before the rollout. */
-  current: readonly Replica[];
-  /** Replace only these services (a restart); default all. */
-  only?: readonly string[];
-  /**
-   * Services whose running replicas already run this release's image with
-   * the same settings: they stay as they are, so a push that changes one
-   * service replaces only that one.
-   */
-  keep?: readonly string[];
-  log(text: string, service?: string): void;
+  files: Readonly<Record<string, Buffer>>;
+  log: Log;
   signal?: AbortSignal;
+  /** Hears that the rollout failed and is being undone, before the undoing starts. */
+  onRollingBack?: (reason: Error) => void;
 }
 
 /**
- * Puts a release's replicas in place of the running ones, service by
- * service in dependency order (DESIGN.md, "Deploy on one host"):
+ * Puts a release's replicas in place of the running ones (DESIGN.md,
+ * "Deploy on one host"), the services of one dependency level at the same
+ * time, level after level:
  *
- *   start the new replicas → wait until each is healthy → add them to the
- *   edge (it waits for its own check) → drain and remove the old ones there
+ *   start the new replicas → the engine waits until each is healthy →
+ *   switch the edge (new ones in, old ones drained and out)
  *
- * Stateful and stop-first services stop their old replicas first, so two
- * never share a volume. All or nothing: if any new replica fails, every new
- * one is removed, stopped old ones start again and the edge goes back to
- * the old replicas, then the failure is rethrown. The old containers are
- * returned, not stopped: the caller records the release as live first, so
- * a crash between the two leaves a state the reconciler converges from.
+ * and returns the old replicas, which the caller stops once it recorded the
+ * release as live (a crash between the two leaves a state the reconciler
+ * converges from). A stop-first service (stateful, or `order: stop-first`)
+ * stops its old replicas before its new one starts. All or nothing: when
+ * anything fails or the run is cancelled, every new replica goes, stopped
+ * old ones start again and the edge goes back to the old replicas, then
+ * the failure is rethrown.
  */
 export async function rollOut(
-  deps: { docker: Docker; edge: EdgeRouter },
+  deps: { engine: Engine; edge: Edge },
   input: RolloutInput,
 ): Promise<{ retire: Replica[] }> {
-  const { docker } = deps;
-  const { app, plan, current, log } = input;
-  const replaced = (service: string) =>
-    (!input.only || input.only.includes(service)) && !input.keep?.includes(service);
-  const before = new Map<string, Replica[]>();
-  for (const s of new Set(current.map((r) => r.service))) {
-    before.set(
-      s,
-      current.filter((r) => r.service === s && isServing(r)),
-    );
-  }
-  const serving = new Map(before);
-  const routed = plan.services.some((s) => s.routes.length > 0);
-  const applyEdge = async (targetPlan: Plan, onAdmitted?: AdmittedListener) => {
-    await deps.edge.setApp(
-      app,
-      toEdgeAppState(targetPlan, [...serving.values()].flat()),
-      onAdmitted ? { onAdmitted } : {},
-    );
-  };
-  const started: Replica[] = [];
-  const stopped: Replica[] = [];
-
-  await ensureAppResources(docker, input.instance, app, plan.volumes);
+  const rollout = new Rollout(deps, input);
   try {
-    for (const service of plan.services) {
-      const say = (text: string) => log(text, service.name);
-      if (input.keep?.includes(service.name)) {
-        const running = before.get(service.name)?.length ?? 0;
-        say(`unchanged (same image and settings): its ${running} running replica(s) stay`);
-        continue;
-      }
-      if (!replaced(service.name)) continue;
-      const old = current.filter((r) => r.service === service.name);
-      if (stopsFirst(service) && old.length > 0) {
-        say(
-          `stopping ${old.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
-        );
-        serving.set(service.name, []);
-        if (routed) await applyEdge(plan);
-        for (const replica of old) {
-          await docker
-            .getContainer(replica.id)
-            .stop()
-            .catch(() => {});
-          stopped.push(replica);
-        }
-      }
-      const count = input.replicas(service);
-      say(`starting ${count} replica(s) of r${input.release}`);
-      const fresh = await startAll(docker, input, service, count, say);
-      started.push(...fresh);
-      serving.set(service.name, fresh);
-      if (service.routes.length > 0) {
-        // One edge change: the router admits the new replicas (once its own
-        // check passed) before it drains the old ones, so none is ever alone.
-        const backend = backendName(app, service.name);
-        let admitted = false;
-        await applyEdge(plan, (admittedTo, servers) => {
-          if (admittedTo !== backend) return;
-          admitted = true;
-          say(`edge: ${servers.length} new replica(s) in the rotation`);
-        });
-        // A new backend gets its servers by a reload, not one by one.
-        if (!admitted && fresh.length > 0)
-          say(`edge: ${fresh.length} new replica(s) in the rotation`);
-        if (old.length > 0) say(`edge: ${old.length} old replica(s) drained and out`);
-      }
+    for (const level of dependencyLevels(input.plan.services)) {
+      await rollout.startLevel(level);
+      await rollout.switchEdge(level);
     }
-    // Services the new plan no longer has go off the edge with it.
-    for (const service of serving.keys()) {
-      if (!plan.services.some((s) => s.name === service) && replaced(service))
-        serving.delete(service);
-    }
-    if (routed || input.previousPlan?.services.some((s) => s.routes.length > 0))
-      await applyEdge(plan);
+    await rollout.dropStrays();
   } catch (error) {
-    log(
-      `rolling back: removing ${started.length} new replica(s); the previous release keeps serving`,
-    );
-    // Old replicas that were stopped first start again, and the edge points at
-    // the old ones before any new replica goes: after a switch that failed
-    // half-way, the new ones may be the only servers left there.
-    for (const replica of stopped)
-      await docker
-        .getContainer(replica.id)
-        .start()
-        .catch(() => {});
-    await restoreEdge(deps.edge, app, input.previousPlan, [...before.values()].flat()).catch(
-      (restoreError: Error) =>
-        log(`edge: could not restore the previous routes: ${restoreError.message}`),
-    );
-    for (const replica of started) await retireReplica(docker, replica).catch(() => {});
+    await rollout.rollBack(error as Error);
     throw error;
   }
-  return {
-    retire: current.filter(
-      (r) => replaced(r.service) || !plan.services.some((s) => s.name === r.service),
-    ),
-  };
+  return { retire: rollout.oldReplicas() };
 }
 
 /** Whether a service's old replicas must be gone before a new one starts (it must never run twice). */
@@ -164,49 +64,192 @@ export function stopsFirst(service: PlanService): boolean {
   return service.kind === "stateful" || service.update.order === "stop-first";
 }
 
-/** Starts `count` replicas at once; if one fails, the others are removed and its failure thrown. */
-async function startAll(
-  docker: Docker,
-  input: RolloutInput,
-  service: PlanService,
-  count: number,
-  say: (text: string) => void,
-): Promise<Replica[]> {
-  const image = input.images[service.name];
-  if (!image) throw new ReplicaFailure(`no image recorded for service ${service.name}`, []);
-  const results = await Promise.allSettled(
-    Array.from({ length: count }, (_, i) =>
-      startReplica(docker, {
-        instance: input.instance,
-        app: input.app,
-        service,
-        release: input.release,
-        replica: i + 1,
-        image,
-        ...(input.files?.[service.name] ? { files: input.files[service.name] } : {}),
-        log: say,
-        ...(input.signal ? { signal: input.signal } : {}),
-      }),
-    ),
-  );
-  const fresh = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) {
-    for (const replica of fresh) await retireReplica(docker, replica).catch(() => {});
-    throw failed.reason;
-  }
-  return fresh;
+function routes(plan: Plan | undefined): boolean {
+  return plan?.services.some((s) => s.routes.length > 0) ?? false;
 }
 
-async function restoreEdge(
-  edge: EdgeRouter,
-  app: string,
-  previousPlan: Plan | undefined,
-  serving: Replica[],
-): Promise<void> {
-  if (!previousPlan) {
-    await edge.removeApp(app);
-    return;
+/** The state of one rollout: what serves now, what it started, what it stopped. */
+class Rollout {
+  private readonly changes: Map<string, ServiceDecision>;
+  /** Per service, the replicas the edge should send traffic to now. */
+  private readonly serving = new Map<string, Replica[]>();
+  /** What served before the rollout, for the edge to go back to. */
+  private readonly before: Replica[];
+  private readonly started: Replica[] = [];
+  private readonly stopped: Replica[] = [];
+  private readonly routed: boolean;
+  /** What the edge was last told, so the final change is skipped when it would change nothing. */
+  private lastApplied: string | undefined;
+
+  constructor(
+    private readonly deps: { engine: Engine; edge: Edge },
+    private readonly input: RolloutInput,
+  ) {
+    const { decision, plan } = input;
+    this.changes = new Map(decision.services.map((d) => [d.service.name, d]));
+    for (const d of decision.services) {
+      this.serving.set(d.service.name, [...d.keep, ...d.retire.filter(isServing)]);
+    }
+    for (const stray of decision.strays.filter(isServing)) {
+      this.serving.set(stray.service, [...(this.serving.get(stray.service) ?? []), stray]);
+    }
+    this.before = [...this.serving.values()].flat();
+    this.routed = routes(plan);
   }
-  await edge.setApp(app, toEdgeAppState(previousPlan, serving));
+
+  /**
+   * Starts the new replicas of every service of the level at once. The
+   * first failure cancels the others' starts, so a rollback does not wait
+   * for health checks whose result no longer matters.
+   */
+  async startLevel(level: readonly PlanService[]): Promise<void> {
+    const cancel = new AbortController();
+    const signal = this.input.signal
+      ? AbortSignal.any([this.input.signal, cancel.signal])
+      : cancel.signal;
+    const results = await Promise.allSettled(
+      level.map((service) =>
+        this.startService(service, signal).catch((error: unknown) => {
+          cancel.abort(error);
+          throw error;
+        }),
+      ),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw this.input.signal?.aborted ? this.input.signal.reason : failed.reason;
+  }
+
+  private async startService(service: PlanService, signal: AbortSignal): Promise<void> {
+    const change = this.changes.get(service.name) as ServiceDecision;
+    const say = (text: string) => this.input.log(text, service.name);
+    if (change.start.length === 0) {
+      if (change.retire.length === 0 && change.keep.length > 0) {
+        say(
+          `unchanged (same image and settings): its ${change.keep.length} running replica(s) stay`,
+        );
+      }
+      return;
+    }
+    if (stopsFirst(service) && change.retire.length > 0) {
+      say(
+        `stopping ${change.retire.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
+      );
+      this.serving.set(service.name, change.keep);
+      if (service.routes.length > 0) await this.applyEdge();
+      await Promise.all(
+        change.retire.map(async (replica) => {
+          await this.deps.engine.stop(replica);
+          this.stopped.push(replica);
+        }),
+      );
+    }
+    const image = this.input.images[service.name];
+    const fingerprint = this.input.fingerprints[service.name];
+    if (!image || !fingerprint)
+      throw new Error(`release r${this.input.release} has no image for ${service.name}`);
+    const files = this.input.files[service.name];
+    say(`starting ${change.start.length} replica(s) of r${this.input.release}`);
+    const fresh = await this.deps.engine.start(
+      this.input.app,
+      change.start.map((replica) => ({
+        service,
+        release: this.input.release,
+        replica,
+        image,
+        fingerprint,
+        ...(files ? { files } : {}),
+      })),
+      { log: (text) => say(text), signal },
+    );
+    this.started.push(...fresh);
+    this.serving.set(service.name, [...change.keep, ...fresh]);
+  }
+
+  /**
+   * One edge change for the level: the new replicas are admitted before the
+   * old ones drain, so no backend is ever without a server.
+   */
+  async switchEdge(level: readonly PlanService[]): Promise<void> {
+    const switched = level.filter((s) => {
+      const change = this.changes.get(s.name) as ServiceDecision;
+      return s.routes.length > 0 && (change.start.length > 0 || change.retire.length > 0);
+    });
+    if (switched.length === 0) return;
+    const admitted = new Set<string>();
+    await this.applyEdge((backend, servers) => {
+      const service = switched.find((s) => backendName(this.input.app, s.name) === backend);
+      if (!service) return;
+      admitted.add(service.name);
+      this.input.log(`edge: ${servers.length} new replica(s) in the rotation`, service.name);
+    });
+    for (const service of switched) {
+      const change = this.changes.get(service.name) as ServiceDecision;
+      const fresh = (this.serving.get(service.name) ?? []).length - change.keep.length;
+      // A new backend gets its servers by a reload, not one by one.
+      if (!admitted.has(service.name) && fresh > 0) {
+        this.input.log(`edge: ${fresh} new replica(s) in the rotation`, service.name);
+      }
+      const old = change.retire.filter(isServing).length;
+      if (old > 0 && !stopsFirst(service)) {
+        this.input.log(`edge: ${old} old replica(s) drained and out`, service.name);
+      }
+    }
+  }
+
+  /** Services the new plan no longer has go off the edge last. */
+  async dropStrays(): Promise<void> {
+    for (const stray of this.input.decision.strays) this.serving.delete(stray.service);
+    if (this.routed || routes(this.input.previousPlan)) await this.applyEdge();
+  }
+
+  /** The replicas the new release no longer runs: its services' old ones and the strays. */
+  oldReplicas(): Replica[] {
+    return [
+      ...this.input.decision.services.flatMap((d) => d.retire),
+      ...this.input.decision.strays,
+    ];
+  }
+
+  /**
+   * Undoes everything, each step for all services at once: stopped old
+   * replicas start again, the edge goes back to the old replicas before any
+   * new one goes (after a switch that failed half-way the new ones may be
+   * the only servers left there), then the new replicas are removed. A step
+   * that fails is reported and the others still run; the rollout's own
+   * failure is what the caller rethrows.
+   */
+  async rollBack(reason: Error): Promise<void> {
+    const { app, log, previousPlan } = this.input;
+    this.input.onRollingBack?.(reason);
+    log(
+      `rolling back: removing ${this.started.length} new replica(s); the previous release keeps serving`,
+    );
+    const report = (what: string) => (error: Error) =>
+      log(`rollback: could not ${what}: ${error.message}`);
+    await Promise.all(
+      this.stopped.map((replica) =>
+        this.deps.engine.resume(replica).catch(report(`start old replica ${replica.name} again`)),
+      ),
+    );
+    if (this.lastApplied !== undefined) {
+      const restore = previousPlan
+        ? this.deps.edge.setApp(app, toEdgeAppState(previousPlan, this.before))
+        : this.deps.edge.removeApp(app);
+      await restore.catch(report("restore the previous routes on the edge"));
+    }
+    await Promise.all(
+      this.started.map((replica) =>
+        this.deps.engine.remove(replica).catch(report(`remove new replica ${replica.name}`)),
+      ),
+    );
+  }
+
+  private async applyEdge(onAdmitted?: (backend: string, servers: string[]) => void) {
+    const state = toEdgeAppState(this.input.plan, [...this.serving.values()].flat());
+    const text = JSON.stringify(state);
+    if (text === this.lastApplied) return;
+    // Set before the call: a change that failed half-way must be undone too.
+    this.lastApplied = text;
+    await this.deps.edge.setApp(this.input.app, state, onAdmitted ? { onAdmitted } : {});
+  }
 }

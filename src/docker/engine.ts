@@ -8,6 +8,8 @@ export const LABELS = {
   service: "skiff.service",
   release: "skiff.release",
   replica: "skiff.replica",
+  /** How a replica runs (serviceFingerprint): the same value, the same image and settings. */
+  fingerprint: "skiff.fingerprint",
   /**
    * Which Skiff installation owns the object (instanceId): several data
    * directories may share one Docker host (a test next to the quickstart),

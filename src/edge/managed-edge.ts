@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { SkiffConfig } from "../config.js";
-import type { ManagedProcessSpec } from "../runtime/managed-process.js";
+import type { ManagedProcessSpec } from "../managed-process-spec.js";
 import { EdgeRouter, type EdgeRouterOptions, HAPROXY_BINARY } from "./edge-router.js";
 import type { EdgeRuntimeApi } from "./runtime-api.js";
 

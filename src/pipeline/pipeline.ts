@@ -1,6 +1,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type AppSpec, type Plan, toPlan } from "../spec/index.js";
+import { releaseFingerprints } from "../deploy/fingerprint.js";
+import { planOfRecord } from "../deploy/release.js";
+import type { AppSpec, Plan } from "../spec/index.js";
+import { encodePlan } from "../spec/plan-codec.js";
 import type { ReleaseFileStore } from "../state/release-files.js";
 import type {
   ReleaseImage,
@@ -12,19 +15,11 @@ import type {
 } from "../state/runs.js";
 import { PipelineQueue } from "./queue.js";
 import { RunEvents } from "./run-events.js";
+import { StageFailure } from "./stage-failure.js";
 import type { ReleaseFiles } from "./stages/release-files.js";
 
-/** A failure a stage reports on purpose: its message is the run's reason, shown to the pusher. */
-export class StageFailure extends Error {
-  constructor(
-    message: string,
-    /** Extra lines for the log (a failing step's output, a container's log tail). */
-    readonly details: string[] = [],
-  ) {
-    super(message);
-    this.name = "StageFailure";
-  }
-}
+// Its own module, so that stages can throw it without importing the pipeline.
+export { StageFailure } from "./stage-failure.js";
 
 /** Where a run's source comes from: a pushed commit, a fetched commit, an uploaded tree. */
 export interface SourceProvider {
@@ -58,6 +53,8 @@ export interface RunContext {
   commit?: string;
   log(text: string, service?: string): void;
   signal: AbortSignal;
+  /** Marks the run "rolling-back" while a failed or cancelled deploy is undone. */
+  rollingBack(): void;
 }
 
 /** An image the build stage produced for one service, before it is published. */
@@ -228,6 +225,10 @@ export class Pipeline {
     rmSync(workDir, { recursive: true, force: true });
     mkdirSync(workDir, { recursive: true });
     let current: StageName = "source";
+    const rollingBack = () => {
+      runs.markRollingBack(runId);
+      events.emit({ type: "run", status: "rolling-back" });
+    };
     const stage = async <T>(
       name: StageName,
       work: (log: (text: string, service?: string) => void) => Promise<T>,
@@ -265,6 +266,7 @@ export class Pipeline {
         });
         await stage("build", async () => "skipped" as const);
         await stage("test", async () => "skipped" as const);
+        const targetPlan = planOfRecord(target);
         const published = await stage("publish", async (log) => {
           const release = runs.createRelease({
             app: run.app,
@@ -275,6 +277,14 @@ export class Pipeline {
             images: target.images,
             status: "published",
             rollbackOf: target.number,
+            planJson: encodePlan(targetPlan),
+            fingerprints:
+              target.fingerprints ??
+              releaseFingerprints(
+                targetPlan,
+                target.images,
+                this.options.releaseFiles?.load(run.app, target.number) ?? {},
+              ),
           });
           this.options.releaseFiles?.copy(run.app, target.number, release.number);
           for (const image of release.images)
@@ -290,11 +300,12 @@ export class Pipeline {
               app: run.app,
               sourceDir: workDir,
               spec,
-              plan: toPlan(spec, run.app),
+              plan: targetPlan,
               files: this.options.releaseFiles?.load(run.app, published.number) ?? {},
               releaseNumber: published.number,
               ...(target.commit ? { commit: target.commit } : {}),
               signal,
+              rollingBack,
               log,
             },
             published.number,
@@ -324,6 +335,7 @@ export class Pipeline {
         releaseNumber,
         ...(commit ? { commit } : {}),
         signal,
+        rollingBack,
       };
       const images = await stage("build", (log) => runners.build({ ...ctxBase, log }));
       await stage("test", (log) => runners.test({ ...ctxBase, log }, images));
@@ -337,6 +349,8 @@ export class Pipeline {
           spec,
           images: released,
           status: "published",
+          planJson: encodePlan(plan),
+          fingerprints: releaseFingerprints(plan, released, files),
         });
         this.options.releaseFiles?.save(run.app, release.number, files);
         log(`release r${release.number} published`);

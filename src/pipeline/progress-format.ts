@@ -21,6 +21,8 @@ export function formatRunEvent(event: RunEvent): string | undefined {
     case "run":
       if (event.status === "queued") return "-----> queued";
       if (event.status === "running") return undefined;
+      if (event.status === "rolling-back")
+        return "-----> rolling back: the previous release keeps serving";
       return `=====> run ${event.status}${event.reason ? `: ${event.reason}` : ""}`;
   }
 }

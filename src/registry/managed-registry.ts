@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SkiffConfig } from "../config.js";
-import type { ManagedProcessSpec } from "../runtime/managed-process.js";
+import type { ManagedProcessSpec } from "../managed-process-spec.js";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 

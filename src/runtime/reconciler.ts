@@ -1,26 +1,40 @@
-import type Docker from "dockerode";
+import type { StartPolicy } from "../deploy/converge.js";
 import type { Deployer } from "../deploy/deployer.js";
-import { LABELS } from "../docker/engine.js";
-
-/** Container events that can leave an app short of a serving replica, or with one too many. */
-const WAKING_ACTIONS = new Set(["die", "stop", "kill", "oom", "destroy", "health_status", "start"]);
+import type { Engine } from "../deploy/engine.js";
 
 export interface ReconcilerOptions {
-  docker: Docker;
-  deployer: Deployer;
+  engine: Pick<Engine, "watch">;
+  deployer: Pick<Deployer, "apps" | "busy" | "reconcile">;
   /** A full pass over every app this often, whatever the events said. Default 5 s. */
   intervalMs?: number;
   /** Events for one app within this window cause one reconcile. Default 300 ms. */
   debounceMs?: number;
+  /** The clock, for the start backoff. */
+  now?: () => number;
   log?: (line: string) => void;
 }
 
+/** The last full pass, for `skiff status`. */
+export interface ReconcilePass {
+  finishedAt: string;
+  durationMs: number;
+  apps: number;
+}
+
+/** The first wait after a replica failed to start; it doubles up to the maximum. */
+export const START_BACKOFF_MS = 5_000;
+export const MAX_START_BACKOFF_MS = 5 * 60_000;
+
 /**
- * Keeps every app at its desired state. Woken by Docker's container events
- * (a replica died, turned unhealthy, was removed by hand) for the app they
- * name, and by a periodic pass over all apps for anything an event missed
- * (the event stream reconnects after the daemon restarts). The work itself
- * is `Deployer.reconcile`, which waits for a deploy of the same app.
+ * Keeps every app at its desired state. Woken by the engine's changes (a
+ * replica died, turned unhealthy, was removed by hand) for the app they
+ * name, and by a periodic pass over all apps for anything a change missed.
+ * The work itself is `Deployer.reconcile`, which waits for a deploy of the
+ * same app.
+ *
+ * A replica that cannot start now will most likely fail again at once, so
+ * the reconciler waits longer after each failed try of a service (per
+ * release: a new release tries at once).
  *
  * Lifecycle: start once after the server adopted the data plane; stop on
  * shutdown. Not reentrant per app: a wake-up for an app that is being
@@ -29,22 +43,48 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private readonly intervalMs: number;
   private readonly debounceMs: number;
+  private readonly now: () => number;
   private readonly log: (line: string) => void;
   private timer: NodeJS.Timeout | undefined;
-  private events: NodeJS.ReadableStream | undefined;
-  private stopped = true;
+  private watching: { stop(): void } | undefined;
+  private stopped = false;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private passRunning = false;
+  /** Per app/service/release: when a replica may be tried again, and the wait after the next failure. */
+  private readonly backoff = new Map<string, { until: number; delayMs: number }>();
+  readonly policy: StartPolicy;
+  private last: ReconcilePass | undefined;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.intervalMs = options.intervalMs ?? 5000;
     this.debounceMs = options.debounceMs ?? 300;
+    this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
+    const key = (app: string, service: string, release: number) => `${app}/${service}/r${release}`;
+    this.policy = {
+      mayStart: (app, service, release) =>
+        this.now() >= (this.backoff.get(key(app, service, release))?.until ?? 0),
+      started: (app, service, release) => {
+        this.backoff.delete(key(app, service, release));
+      },
+      failed: (app, service, release) => {
+        const previous = this.backoff.get(key(app, service, release));
+        const delayMs = Math.min(
+          previous ? previous.delayMs * 2 : START_BACKOFF_MS,
+          MAX_START_BACKOFF_MS,
+        );
+        this.backoff.set(key(app, service, release), { until: this.now() + delayMs, delayMs });
+        return `next try in ${Math.round(delayMs / 1000)} s`;
+      },
+    };
   }
 
+  /** Follows the engine's changes and passes over every app periodically; `pass()` may run before. */
   start(): void {
-    this.stopped = false;
-    void this.subscribe();
+    this.watching = this.options.engine.watch(
+      (app) => this.wake(app),
+      (message) => this.log(message),
+    );
     this.timer = setInterval(() => void this.pass(), this.intervalMs);
     this.timer.unref();
   }
@@ -54,18 +94,27 @@ export class Reconciler {
     if (this.timer) clearInterval(this.timer);
     for (const timeout of this.pending.values()) clearTimeout(timeout);
     this.pending.clear();
-    (this.events as { destroy?: () => void } | undefined)?.destroy?.();
+    this.watching?.stop();
   }
 
-  /** One pass over every app, skipping those a deploy is working on (its events wake them later). */
+  /** One pass over every app, skipping those a deploy is working on (its changes wake them later). */
   async pass(): Promise<void> {
     if (this.passRunning || this.stopped) return;
     this.passRunning = true;
+    const started = this.now();
     try {
-      await this.options.deployer.reconcileAll(
-        (text, service) => this.log(service ? `${service}: ${text}` : text),
-        { skipBusy: true },
-      );
+      const apps = await this.options.deployer.apps();
+      for (const app of apps) {
+        if (this.stopped) return;
+        if (this.options.deployer.busy(app)) continue;
+        await this.reconcile(app);
+      }
+      const finished = this.now();
+      this.last = {
+        finishedAt: new Date(finished).toISOString(),
+        durationMs: finished - started,
+        apps: apps.length,
+      };
     } catch (error) {
       this.log(`reconcile pass failed: ${(error as Error).message}`);
     } finally {
@@ -73,55 +122,29 @@ export class Reconciler {
     }
   }
 
+  /** The last full pass that finished, if any. */
+  lastPass(): ReconcilePass | undefined {
+    return this.last ? { ...this.last } : undefined;
+  }
+
+  /** Reconciles one app now; a failure is logged, since the next pass tries again. */
+  async reconcile(app: string): Promise<void> {
+    await this.options.deployer
+      .reconcile(
+        app,
+        (text, service) => this.log(`${app}: ${service ? `${service}: ` : ""}${text}`),
+        this.policy,
+      )
+      .catch((error: Error) => this.log(`${app}: reconcile failed: ${error.message}`));
+  }
+
   private wake(app: string): void {
     if (this.stopped || this.pending.has(app)) return;
     const timeout = setTimeout(() => {
       this.pending.delete(app);
-      void this.options.deployer
-        .reconcile(app, (text, service) =>
-          this.log(`${app}: ${service ? `${service}: ` : ""}${text}`),
-        )
-        .catch((error: Error) => this.log(`${app}: reconcile failed: ${error.message}`));
+      void this.reconcile(app);
     }, this.debounceMs);
     timeout.unref();
     this.pending.set(app, timeout);
-  }
-
-  private async subscribe(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const stream = (await this.options.docker.getEvents({
-          filters: { type: ["container"], label: [LABELS.app, LABELS.replica] },
-        })) as NodeJS.ReadableStream;
-        this.events = stream;
-        let partial = "";
-        await new Promise<void>((resolve) => {
-          stream.on("data", (chunk: Buffer) => {
-            const lines = (partial + chunk.toString("utf8")).split("\n");
-            partial = lines.pop() ?? "";
-            for (const line of lines) this.onEvent(line);
-          });
-          stream.on("end", resolve);
-          stream.on("close", resolve);
-          stream.on("error", resolve);
-        });
-      } catch (error) {
-        this.log(`Docker events unavailable (${(error as Error).message}); retrying`);
-      }
-      if (!this.stopped) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
-    }
-  }
-
-  private onEvent(line: string): void {
-    if (!line.trim()) return;
-    let event: { Action?: string; Actor?: { Attributes?: Record<string, string> } };
-    try {
-      event = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const action = (event.Action ?? "").split(":")[0] ?? "";
-    const app = event.Actor?.Attributes?.[LABELS.app];
-    if (app && WAKING_ACTIONS.has(action)) this.wake(app);
   }
 }

@@ -4,6 +4,7 @@ import { dockerStatus } from "../docker/engine.js";
 import type { EdgeRuntimeApi } from "../edge/runtime-api.js";
 import type { Store } from "../state/store.js";
 import { SKIFF_VERSION } from "../version.js";
+import type { ReconcilePass } from "./reconciler.js";
 import type { ProcessState } from "./supervisor.js";
 
 /** One part of the platform as `skiff status` shows it. */
@@ -29,6 +30,8 @@ export interface StatusReport {
     edge: ComponentStatus;
     database: ComponentStatus;
   };
+  /** The reconciler's last full pass over every app. */
+  reconciler?: ReconcilePass;
 }
 
 export interface RegistryPinger {
@@ -47,6 +50,7 @@ export interface StatusSources {
   edgeRuntime: EdgeRuntimeApi;
   store: Store;
   processes: () => ProcessState[];
+  reconciler?: () => ReconcilePass | undefined;
 }
 
 function supervised(states: ProcessState[], name: string): Partial<ComponentStatus> {
@@ -167,9 +171,11 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     };
   }
   const components = { docker, registry, edge, database };
+  const reconciler = sources.reconciler?.();
   return {
     version: SKIFF_VERSION,
     ok: Object.values(components).every((c) => c.up),
     components,
+    ...(reconciler ? { reconciler } : {}),
   };
 }

@@ -246,9 +246,9 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   });
 
   app.get("/api/v1/healthz", { config: { public: true } }, async () => ({ ok: true }));
-  registerStatusRoutes(app, deps);
-  registerAppRoutes(app, deps);
-  registerEventRoutes(app, deps);
+  registerStatusRoutes(app, { status: deps.status });
+  registerAppRoutes(app, { apps: deps.apps });
+  registerEventRoutes(app, { store: deps.store });
   registerRunRoutes(app, deps);
   registerReleaseRoutes(app, {
     store: deps.store,

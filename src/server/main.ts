@@ -4,6 +4,8 @@ import { promisify } from "node:util";
 import { AppService } from "../apps/app-service.js";
 import { imageRegistryHost, type SkiffConfig } from "../config.js";
 import { Deployer } from "../deploy/deployer.js";
+import { DockerEngine } from "../deploy/docker/docker-engine.js";
+import { ReleaseReader } from "../deploy/release.js";
 import { connectDocker, instanceId } from "../docker/engine.js";
 import { managedEdgeSpec } from "../edge/managed-edge.js";
 import { DependencyError } from "../errors.js";
@@ -116,13 +118,9 @@ export async function startServer(
     );
   const deployments = new DeploymentStore(store.db);
   const releaseFiles = new ReleaseFileStore(config.paths.releases);
-  const deployer = new Deployer({
+  const engine = new DockerEngine({
     docker,
-    releaseFiles,
     instance,
-    edge: edge.router,
-    runs,
-    deployments,
     registryAddress: imageRegistryHost(config),
     registryUrl,
     ...(config.externalRegistry?.username && config.externalRegistry.password
@@ -133,24 +131,23 @@ export async function startServer(
           },
         }
       : {}),
+  });
+  const deployer = new Deployer({
+    engine,
+    edge: edge.router,
+    releases: new ReleaseReader(runs, releaseFiles),
+    releaseFiles,
+    deployments,
     recordEvent: (app, message) => store.recordEvent(`app:${app}`, "reconcile", message),
   });
-  // Adopt what runs: converge every app to its desired state before serving,
-  // then keep it there.
-  await deployer
-    .reconcileAll((text, service) =>
-      logger.info(`reconcile: ${service ? `${service}: ` : ""}${text}`),
-    )
-    .catch((error: Error) =>
-      logger.warn(
-        `could not reconcile the apps at start (${error.message}); retrying in the background`,
-      ),
-    );
   const reconciler = new Reconciler({
-    docker,
+    engine,
     deployer,
     log: (line) => logger.info(`reconcile: ${line}`),
   });
+  // Adopt what runs: converge every app to its desired state before serving,
+  // then keep it there. A failure is logged; the periodic passes try again.
+  await reconciler.pass();
   reconciler.start();
   const pipeline = new Pipeline({
     runs,
@@ -223,6 +220,7 @@ export async function startServer(
         edgeRuntime: edge.runtime,
         store,
         processes: () => supervisor.states(),
+        reconciler: () => reconciler.lastPass(),
       }),
     logger: {
       level: process.env.SKIFF_LOG_LEVEL ?? "info",

@@ -1,8 +1,11 @@
+import { z } from "zod";
 import type { SqliteDatabase } from "./database.js";
 
 export type RunStatus =
   | "queued"
   | "running"
+  /** The deploy failed or was cancelled and is being undone; the run then ends failed or cancelled. */
+  | "rolling-back"
   | "succeeded"
   | "failed"
   | "cancelled"
@@ -84,6 +87,10 @@ export interface ReleaseRecord {
   /** Set on a rollback: the release whose images it runs again. */
   rollbackOf?: number;
   images: ReleaseImage[];
+  /** The plan as stored (spec/plan-codec.ts); absent on releases recorded before plans were stored. */
+  planJson?: string;
+  /** serviceFingerprint per service; absent until computed for releases recorded before fingerprints. */
+  fingerprints?: Record<string, string>;
 }
 
 interface RunRow {
@@ -120,6 +127,8 @@ interface ReleaseRow {
   spec_json: string;
   created_at: string;
   rollback_of: number | null;
+  plan_json: string | null;
+  fingerprints_json: string | null;
 }
 
 /**
@@ -190,6 +199,13 @@ export class RunStore {
   }
 
   /** Ends a run; pending and running stages become skipped or cancelled. */
+  /** The run's deploy is being undone (shown until the run finishes). */
+  markRollingBack(id: number): void {
+    this.db
+      .prepare("UPDATE runs SET status = 'rolling-back' WHERE id = ? AND status = 'running'")
+      .run(id);
+  }
+
   finishRun(id: number, status: RunStatus, reason?: string, releaseNumber?: number): void {
     const at = this.now().toISOString();
     this.db.transaction(() => {
@@ -275,7 +291,7 @@ export class RunStore {
   /** Runs left queued or running by a server that stopped: none may stay "running" forever. */
   interruptUnfinished(reason: string): RunRecord[] {
     const rows = this.db
-      .prepare("SELECT * FROM runs WHERE status IN ('queued', 'running')")
+      .prepare("SELECT * FROM runs WHERE status IN ('queued', 'running', 'rolling-back')")
       .all() as RunRow[];
     for (const row of rows) this.finishRun(row.id, "interrupted", reason);
     return rows.map((row) => this.getRun(row.id) as RunRecord);
@@ -293,6 +309,9 @@ export class RunStore {
     status: string;
     /** The release whose images a rollback runs again. */
     rollbackOf?: number;
+    /** The plan, encoded by spec/plan-codec.ts. */
+    planJson?: string;
+    fingerprints?: Record<string, string>;
   }): ReleaseRecord {
     const at = this.now().toISOString();
     const id = this.db.transaction(() => {
@@ -304,7 +323,7 @@ export class RunStore {
         ).n ?? 0;
       const result = this.db
         .prepare(
-          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(
           input.app,
@@ -316,6 +335,8 @@ export class RunStore {
           JSON.stringify(input.spec),
           at,
           input.rollbackOf ?? null,
+          input.planJson ?? null,
+          input.fingerprints ? JSON.stringify(input.fingerprints) : null,
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
@@ -357,6 +378,15 @@ export class RunStore {
   }
 
   /** Newest first. */
+  /** Writes the fingerprints of a release recorded before they were stored (computed once, on first read). */
+  setFingerprints(app: string, number: number, fingerprints: Record<string, string>): void {
+    this.db
+      .prepare(
+        "UPDATE releases SET fingerprints_json = ? WHERE app = ? AND number = ? AND fingerprints_json IS NULL",
+      )
+      .run(JSON.stringify(fingerprints), app, number);
+  }
+
   listReleases(app: string, limit = 50): ReleaseRecord[] {
     const rows = this.db
       .prepare("SELECT * FROM releases WHERE app = ? ORDER BY number DESC LIMIT ?")
@@ -437,6 +467,29 @@ export class RunStore {
       createdAt: row.created_at,
       ...(row.rollback_of !== null ? { rollbackOf: row.rollback_of } : {}),
       images,
+      ...(row.plan_json !== null ? { planJson: row.plan_json } : {}),
+      ...(row.fingerprints_json !== null
+        ? { fingerprints: decodeFingerprints(row.fingerprints_json, row.app, row.number) }
+        : {}),
     };
   }
+}
+
+const fingerprintsSchema = z.record(z.string(), z.string().regex(/^[0-9a-f]{24}$/));
+
+/** A release's stored fingerprints, checked: a damaged row fails here, not as a replaced replica. */
+function decodeFingerprints(json: string, app: string, number: number): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  const parsed = fingerprintsSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `release r${number} of ${app} has damaged fingerprints (${parsed.error.issues[0]?.message ?? "invalid"}); redeploy it with skiff rollback or a push`,
+    );
+  }
+  return parsed.data;
 }

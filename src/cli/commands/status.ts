@@ -25,6 +25,12 @@ export function registerStatusCommands(program: Command, loadConfig: () => Skiff
           c.pid,
         ]);
         print(table(["COMPONENT", "STATE", "VERSION", "ADDRESS", "PID"], rows));
+        if (status.reconciler) {
+          const { apps, durationMs, finishedAt } = status.reconciler;
+          print(
+            `\nreconciler: last pass over ${apps} app(s) took ${durationMs} ms, at ${finishedAt}`,
+          );
+        }
         for (const [name, c] of Object.entries(status.components)) {
           if (!c.up) print(`\n${name}: ${c.error}\n  fix: ${c.hint ?? "see skiff events"}`);
         }

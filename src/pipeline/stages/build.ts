@@ -5,7 +5,7 @@ import type { RegistryCredentials } from "../../registry/client.js";
 import { SourceTree } from "../../source/tree.js";
 import type { RunStore } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 import { prepareImageService } from "./image-services.js";
 import { imageTags, serviceRepository } from "./naming.js";
 import { buildContextDir, type ReuseDeps, reusableImage, serviceBuildKey } from "./reuse.js";

@@ -2,7 +2,8 @@ import type Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import type { RegistryClient } from "../../registry/client.js";
 import type { PlanService } from "../../spec/index.js";
-import { type RunContext, StageFailure } from "../pipeline.js";
+import type { RunContext } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 import { prepareImageService } from "./image-services.js";
 
 /** A Docker that fails any call: the refusal must come before Skiff asks the daemon anything. */

@@ -1,9 +1,9 @@
+import { localImageId, pullReference } from "../../docker/image-pull.js";
 import type { RegistryCredentials } from "../../registry/client.js";
-import { localImageId, pullReference } from "../../registry/pull.js";
 import type { PlanService } from "../../spec/index.js";
 import type { ReleaseRecord } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 import { serviceRepository } from "./naming.js";
 import { type ReuseDeps, reusableImage } from "./reuse.js";
 

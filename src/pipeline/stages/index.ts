@@ -2,9 +2,9 @@ import type Docker from "dockerode";
 import { imageRegistryHost, type SkiffConfig } from "../../config.js";
 import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
 import { instanceId } from "../../docker/engine.js";
+import { ensureImage } from "../../docker/image-pull.js";
 import { SkiffError } from "../../errors.js";
 import type { RegistryClient } from "../../registry/client.js";
-import { ensureImage } from "../../registry/pull.js";
 import type { RunStore } from "../../state/runs.js";
 import { StageFailure, type StageRunners } from "../pipeline.js";
 import { buildServices } from "./build.js";
@@ -72,7 +72,10 @@ export function createStageRunners(deps: {
         return "skipped";
       }
       try {
-        await deps.deployer.deploy(ctx.app, releaseNumber, ctx.log, ctx.signal);
+        await deps.deployer.deploy(ctx.app, releaseNumber, ctx.log, {
+          signal: ctx.signal,
+          onRollingBack: () => ctx.rollingBack(),
+        });
       } catch (error) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         if (error instanceof DeployFailure) {

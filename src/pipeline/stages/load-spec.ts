@@ -1,7 +1,7 @@
 import { SourceTree } from "../../source/tree.js";
 import type { AppSpec, Plan } from "../../spec/index.js";
 import { formatProblem, loadSpec, toPlan } from "../../spec/index.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 import { collectReleaseFiles, type ReleaseFiles } from "./release-files.js";
 
 /**

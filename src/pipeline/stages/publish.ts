@@ -1,10 +1,10 @@
 import type Docker from "dockerode";
+import { pushImage, repositoryOf } from "../../docker/image-push.js";
 import type { RegistryClient, RegistryCredentials } from "../../registry/client.js";
 import { RegistryError } from "../../registry/errors.js";
-import { pushImage, repositoryOf } from "../../registry/push.js";
 import type { ReleaseImage } from "../../state/runs.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 
 /**
  * Pushes every built image and records its digest, checked against the

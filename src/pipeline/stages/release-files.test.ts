@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SourceTree } from "../../source/tree.js";
 import type { Plan, PlanService } from "../../spec/index.js";
 import type { PlanFile } from "../../spec/types.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 import { collectReleaseFiles, RELEASE_FILES_LIMIT_BYTES } from "./release-files.js";
 
 let root: string;

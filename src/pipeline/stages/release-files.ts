@@ -4,7 +4,7 @@ import type { SourceTree } from "../../source/tree.js";
 import type { Plan, PlanService } from "../../spec/index.js";
 import { describeTreeEntry } from "../../spec/tree.js";
 import type { PlanFile } from "../../spec/types.js";
-import { StageFailure } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 
 /**
  * The files a release puts into its containers: read-only binds of the

@@ -1,9 +1,12 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
-import { waitUntilHealthy } from "../../deploy/health.js";
-import { putReleaseFiles } from "../../deploy/replica-lifecycle.js";
+import { dependencyLevels } from "../../deploy/desired.js";
+import { toTestContainerCreateOptions } from "../../deploy/docker/container-spec.js";
+import { waitUntilHealthy } from "../../deploy/docker/health.js";
+import { putReleaseFiles } from "../../deploy/docker/replica-lifecycle.js";
 import { LABELS } from "../../docker/engine.js";
+import { isGone, unless } from "../../docker/errors.js";
 import type { PlanService } from "../../spec/index.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
@@ -88,65 +91,6 @@ export function testLabels(input: { app: string; runNumber: number; instance?: s
   };
 }
 
-/** The container a test entry runs in: the service's fresh image, its environment, `sh -c RUN`. */
-export function toTestContainerOptions(input: {
-  app: string;
-  runNumber: number;
-  /** LABELS.instance of this installation, so its cleanup finds what a crash left. */
-  instance?: string;
-  service: PlanService;
-  image: string;
-  command: string;
-  network: string;
-}): Docker.ContainerCreateOptions {
-  return {
-    Image: input.image,
-    Entrypoint: ["/bin/sh", "-c"],
-    Cmd: [input.command],
-    Env: Object.entries(input.service.container.environment).map(([k, v]) => `${k}=${v}`),
-    ...(input.service.container.workingDir
-      ? { WorkingDir: input.service.container.workingDir }
-      : {}),
-    ...(input.service.container.user ? { User: input.service.container.user } : {}),
-    Labels: testLabels(input),
-    HostConfig: { NetworkMode: input.network, AutoRemove: false },
-  };
-}
-
-/** A dependency started for a test: reachable by its service name on the throwaway network. */
-export function toDependencyContainerOptions(input: {
-  app: string;
-  runNumber: number;
-  instance?: string;
-  service: PlanService;
-  image: string;
-  network: string;
-}): Docker.ContainerCreateOptions {
-  const { container } = input.service;
-  return {
-    Image: input.image,
-    ...(container.entrypoint ? { Entrypoint: container.entrypoint } : {}),
-    ...(container.command ? { Cmd: container.command } : {}),
-    Env: Object.entries(container.environment).map(([k, v]) => `${k}=${v}`),
-    ...(container.workingDir ? { WorkingDir: container.workingDir } : {}),
-    ...(container.user ? { User: container.user } : {}),
-    Labels: testLabels(input),
-    ...(input.service.health.type === "docker" && input.service.health.test
-      ? {
-          Healthcheck: {
-            Test: input.service.health.test,
-            Interval: input.service.health.intervalMs * 1e6,
-            Timeout: input.service.health.timeoutMs * 1e6,
-            Retries: input.service.health.retries,
-            StartPeriod: input.service.health.startPeriodMs * 1e6,
-          },
-        }
-      : {}),
-    HostConfig: { NetworkMode: input.network },
-    NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: [input.service.name] } } },
-  };
-}
-
 /** Waits until a dependency started for a test is healthy by its Docker healthcheck (other kinds are not waited for). */
 async function waitHealthy(docker: Docker, id: string, service: PlanService, signal: AbortSignal) {
   if (service.health.type !== "docker") return;
@@ -203,23 +147,21 @@ export async function runTests(
     const containers = (network: string) => ({
       dependencies: dependencies.map((dependency) => ({
         service: dependency,
-        options: toDependencyContainerOptions({
+        options: toTestContainerCreateOptions({
           app: ctx.app,
-          runNumber: ctx.run.number,
-          instance,
           service: dependency,
           image: imageFor(dependency, images),
           network,
+          labels: testLabels({ app: ctx.app, runNumber: ctx.run.number, instance }),
         }),
       })),
-      test: toTestContainerOptions({
+      test: toTestContainerCreateOptions({
         app: ctx.app,
-        runNumber: ctx.run.number,
-        instance,
         service,
         image: imageFor(service, images),
-        command: entry.run,
         network,
+        labels: testLabels({ app: ctx.app, runNumber: ctx.run.number, instance }),
+        command: entry.run,
       }),
     });
     // The key also covers the release files' bytes, so a changed secret or
@@ -285,8 +227,14 @@ function imageIdLookup(
         return docker
           .getImage(reference)
           .inspect()
-          .then((info) => info.Id)
-          .catch(() => undefined);
+          .then(
+            (info) => info.Id,
+            // An image not on the host (an `image:` the run could not pull): no key, the test runs.
+            (error: unknown) => {
+              if (isGone(error)) return undefined;
+              throw error;
+            },
+          );
       })();
       ids.set(reference, id);
     }
@@ -310,14 +258,22 @@ async function runTestEntry(
   });
   try {
     const containers = containersOn(network.id);
-    for (const dependency of containers.dependencies) {
-      const container = await docker.createContainer(dependency.options);
-      created.push(container.id);
-      const files = ctx.files[dependency.service.name];
-      if (files) await putTestFiles(container, files, dependency.service);
-      await container.start();
-      ctx.log(`started ${dependency.service.name} for the tests`, entry.service);
-      await waitHealthy(docker, container.id, dependency.service, ctx.signal);
+    // Dependencies that do not depend on each other start and become healthy
+    // at the same time, level after level, as a deploy starts services.
+    for (const level of dependencyLevels(containers.dependencies.map((d) => d.service))) {
+      await Promise.all(
+        level.map(async (service) => {
+          const dependency = containers.dependencies.find((d) => d.service === service);
+          if (!dependency) return;
+          const container = await docker.createContainer(dependency.options);
+          created.push(container.id);
+          const files = ctx.files[service.name];
+          if (files) await putTestFiles(container, files, service);
+          await container.start();
+          ctx.log(`started ${service.name} for the tests`, entry.service);
+          await waitHealthy(docker, container.id, service, ctx.signal);
+        }),
+      );
     }
     ctx.log(`$ ${entry.run}`, entry.service);
     const container = await docker.createContainer(containers.test);
@@ -334,7 +290,8 @@ async function runTestEntry(
       partial = parts.pop() ?? "";
       for (const line of parts) ctx.log(line, entry.service);
     });
-    const onAbort = () => void container.kill().catch(() => {});
+    // Already stopped or gone: the wait below ends anyway.
+    const onAbort = () => void container.kill().catch(unless("notRunning", "noSuchObject"));
     ctx.signal.addEventListener("abort", onAbort);
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -352,16 +309,15 @@ async function runTestEntry(
 
 /** Removes containers (with their anonymous volumes), then networks; already gone is fine. */
 async function removeAll(docker: Docker, containers: string[], networks: string[]) {
-  for (const id of containers) {
-    await docker
-      .getContainer(id)
-      .remove({ force: true, v: true })
-      .catch(() => {});
-  }
-  for (const id of networks) {
-    await docker
-      .getNetwork(id)
-      .remove()
-      .catch(() => {});
-  }
+  await Promise.all(
+    containers.map((id) =>
+      docker
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch(unless("noSuchObject", "inProgress")),
+    ),
+  );
+  await Promise.all(
+    networks.map((id) => docker.getNetwork(id).remove().catch(unless("noSuchObject"))),
+  );
 }

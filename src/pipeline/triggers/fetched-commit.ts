@@ -1,8 +1,9 @@
-import { exportCommit } from "../../server/git/export-commit.js";
-import { GitCommandError, gitBaseEnv, runGit } from "../../server/git/git-command.js";
-import { ensureAppRepository } from "../../server/git/repositories.js";
+import { exportCommit } from "../../git/export-commit.js";
+import { GitCommandError, gitBaseEnv, runGit } from "../../git/git-command.js";
+import { ensureAppRepository } from "../../git/repositories.js";
 import { maskUrlCredentials, scrubUrlCredentials } from "../../url-credentials.js";
-import { type SourceProvider, StageFailure } from "../pipeline.js";
+import type { SourceProvider } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 
 /**
  * The tip of the app's deploy branch, fetched by Skiff itself from the app's

@@ -1,10 +1,5 @@
-import { exportCommit } from "../../server/git/export-commit.js";
-import type {
-  PushOutput,
-  PushRequest,
-  PushResult,
-  RefUpdate,
-} from "../../server/git/pre-receive-hook.js";
+import { exportCommit } from "../../git/export-commit.js";
+import type { PushOutput, PushRequest, PushResult, RefUpdate } from "../../git/push.js";
 import type { Store } from "../../state/store.js";
 import type { Pipeline, SourceProvider } from "../pipeline.js";
 import { formatRunEvent } from "../progress-format.js";

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { lastLines } from "../../server/git/git-command.js";
-import { type SourceProvider, StageFailure } from "../pipeline.js";
+import { lastLines } from "../../git/git-command.js";
+import type { SourceProvider } from "../pipeline.js";
+import { StageFailure } from "../stage-failure.js";
 
 /**
  * A working tree uploaded by `skiff deploy` as a tar archive. The archive is

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import type { AppView } from "../../apps/app-service.js";
+import type { AppService, AppView } from "../../apps/app-service.js";
 import { maskUrlCredentials } from "../../url-credentials.js";
-import type { HttpDependencies } from "../http.js";
+
+export interface AppRoutesDependencies {
+  apps: Pick<AppService, "list" | "create" | "info" | "set" | "webhook" | "destroy">;
+}
 
 /**
  * An app as every answer shows it: credentials in its repository URL
@@ -12,7 +15,7 @@ export function maskedApp(app: AppView): AppView {
   return app.repoUrl ? { ...app, repoUrl: maskUrlCredentials(app.repoUrl) } : app;
 }
 
-export function registerAppRoutes(app: FastifyInstance, deps: HttpDependencies): void {
+export function registerAppRoutes(app: FastifyInstance, deps: AppRoutesDependencies): void {
   app.get("/api/v1/apps", async () => ({ apps: (await deps.apps.list()).map(maskedApp) }));
 
   app.post<{ Body: { name?: unknown } | undefined }>("/api/v1/apps", async (request, reply) => {

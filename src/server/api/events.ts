@@ -1,8 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { ValidationError } from "../../errors.js";
-import type { HttpDependencies } from "../http.js";
+import type { Store } from "../../state/store.js";
 
-export function registerEventRoutes(app: FastifyInstance, deps: HttpDependencies): void {
+export interface EventRoutesDependencies {
+  store: Pick<Store, "listEvents">;
+}
+
+export function registerEventRoutes(app: FastifyInstance, deps: EventRoutesDependencies): void {
   app.get<{ Querystring: { limit?: string; component?: string } }>(
     "/api/v1/events",
     async (request) => {

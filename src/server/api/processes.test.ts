@@ -20,9 +20,9 @@ function replica(overrides: Partial<PsReplica> = {}): PsReplica {
     state: "running",
     health: "healthy",
     containerPort: 8080,
-    hostPort: 32768,
+    address: { host: "127.0.0.1", port: 32768 },
     createdAt: 1_740_000_000,
-    networks: ["skiff-shop-abc123"],
+    onAppNetwork: true,
     restarts: 0,
     startedAt: "2025-03-01T11:58:00.000Z",
     ...overrides,
@@ -54,7 +54,7 @@ describe("toProcessView", () => {
         replica: 2,
         health: undefined,
         containerPort: undefined,
-        hostPort: undefined,
+        address: undefined,
         restarts: 2,
         startedAt: "2025-03-01T10:00:00.000Z",
       }),
@@ -193,7 +193,7 @@ describe("process routes", () => {
   it("lists replicas sorted by service and replica, with host port and uptime", async () => {
     const { request, deployer } = build();
     deployer.replicas = [
-      replica({ service: "worker", replica: 1, hostPort: undefined, name: "w1" }),
+      replica({ service: "worker", replica: 1, address: undefined, name: "w1" }),
       replica({ replica: 2, name: "web2", startedAt: new Date(Date.now() - 5000).toISOString() }),
       replica({ replica: 1, name: "web1", restarts: 1 }),
     ];

@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
-import { type Deployer, DeployFailure, planOf } from "../../deploy/deployer.js";
-import type { Replica } from "../../deploy/replicas.js";
+import { formatAddress } from "../../address.js";
+import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
+import type { ProcessInfo } from "../../deploy/ps.js";
+import { planOfRecord } from "../../deploy/release.js";
 import { DependencyError, NotFoundError, SkiffError, ValidationError } from "../../errors.js";
 import type { DeploymentStore } from "../../state/deployments.js";
 import type { RunStore } from "../../state/runs.js";
@@ -53,10 +55,7 @@ export type OperationLine =
   | { type: "result"; ok: false; error: string; hint?: string; logTail?: string[] };
 
 /** Turns a replica Docker reported into the API's view of it. */
-export function toProcessView(
-  replica: Replica & { restarts: number; startedAt?: string },
-  now: Date,
-): ProcessView {
+export function toProcessView(replica: ProcessInfo, now: Date): ProcessView {
   const started = replica.startedAt ? Date.parse(replica.startedAt) : Number.NaN;
   return {
     service: replica.service,
@@ -64,7 +63,7 @@ export function toProcessView(
     release: replica.release,
     state: replica.state,
     ...(replica.health ? { health: replica.health } : {}),
-    ...(replica.hostPort !== undefined ? { hostPort: `127.0.0.1:${replica.hostPort}` } : {}),
+    ...(replica.address ? { hostPort: formatAddress(replica.address) } : {}),
     ...(replica.state === "running" && Number.isFinite(started)
       ? { uptime: Math.max(0, Math.floor((now.getTime() - started) / 1000)) }
       : {}),
@@ -204,7 +203,7 @@ export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesD
         "deploy one first (git push, or skiff deploy)",
       );
     }
-    return { release: live, names: planOf(release, name).services.map((s) => s.name) };
+    return { release: live, names: planOfRecord(release).services.map((s) => s.name) };
   };
   const requireService = (name: string, services: string[], service: string) => {
     if (!services.includes(service)) {

@@ -1,6 +1,11 @@
 import type { FastifyInstance } from "fastify";
-import type { HttpDependencies } from "../http.js";
+import type { StatusReport } from "../../runtime/status.js";
 
-export function registerStatusRoutes(app: FastifyInstance, deps: HttpDependencies): void {
+export interface StatusRoutesDependencies {
+  /** Collects the report afresh for each request (`skiff status`). */
+  status: () => Promise<StatusReport>;
+}
+
+export function registerStatusRoutes(app: FastifyInstance, deps: StatusRoutesDependencies): void {
   app.get("/api/v1/status", async () => deps.status());
 }

@@ -3,9 +3,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { gitBaseEnv, lastLines } from "../../git/git-command.js";
+import { appFromRepoSegment, ensureAppRepository } from "../../git/repositories.js";
 import { type CgiHead, CgiResponseReader, cgiEnvironment } from "./cgi.js";
-import { gitBaseEnv, lastLines } from "./git-command.js";
-import { appFromRepoSegment, ensureAppRepository } from "./repositories.js";
 
 export interface GitRoutesOptions {
   /** Directory holding `APP.git`; repositories are created there on first use. */

@@ -1,37 +1,19 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync } from "node:fs";
-import { isAbsolute } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { appNameProblem } from "../../apps/names.js";
-import { bearerToken } from "../admin-token.js";
-import { gitBaseEnv, isNullObjectId, OBJECT_ID, runGit } from "./git-command.js";
+import { gitBaseEnv, isNullObjectId, runGit } from "../../git/git-command.js";
 import {
   escapeProgressLine,
   formatVerdict,
   HOOK_ENV,
   PRE_RECEIVE_PATH,
-  type PushRequest,
-  type QuarantineEnv,
-  type RefUpdate,
+  PUSH_BODY_LIMIT,
+  parsePushForm,
   type Verdict,
-} from "./hook-protocol.js";
+} from "../../git/hook-protocol.js";
+import type { PushOutput, PushRequest, PushResult } from "../../git/push.js";
+import { bearerToken } from "../admin-token.js";
 
-export type { PushRequest, QuarantineEnv, RefUpdate } from "./hook-protocol.js";
-export { PRE_RECEIVE_PATH } from "./hook-protocol.js";
-
-/** How a push's pipeline talks back: each line reaches the pusher as `remote: …` at once. */
-export interface PushOutput {
-  line(text: string): void;
-  /** Aborted when the pusher goes away (Ctrl-C, lost connection): stop the run. */
-  signal: AbortSignal;
-}
-
-export interface PushResult {
-  ok: boolean;
-  /** Why it failed, one line; shown to the pusher as `skiff: push rejected: <reason>`. */
-  reason?: string;
-}
+export { PRE_RECEIVE_PATH } from "../../git/hook-protocol.js";
 
 export interface PreReceiveRouteOptions {
   /** The per-server-start secret the hook presents (createHookToken). */
@@ -54,20 +36,11 @@ export function createHookToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/** Where the compiled hook client is: beside this module in dist/, or dist/ when this runs from src/. */
-export function defaultHookClientPath(): string {
-  const sibling = fileURLToPath(new URL("./hook-client.js", import.meta.url));
-  if (existsSync(sibling)) return sibling;
-  return fileURLToPath(new URL("../../../dist/server/git/hook-client.js", import.meta.url));
-}
-
 export interface HookEnvironmentOptions {
   app: string;
   /** e.g. `http://127.0.0.1:7070/internal/git/pre-receive`: always loopback, whatever address the API listens on. */
   hookUrl: string;
   hookToken: string;
-  clientPath?: string;
-  nodePath?: string;
 }
 
 /** The variables the hook script needs, to put into the environment of `git http-backend` (registerGitRoutes' hookEnv). */
@@ -76,8 +49,6 @@ export function hookEnvironment(options: HookEnvironmentOptions): Record<string,
     [HOOK_ENV.app]: options.app,
     [HOOK_ENV.url]: options.hookUrl,
     [HOOK_ENV.token]: options.hookToken,
-    [HOOK_ENV.client]: options.clientPath ?? defaultHookClientPath(),
-    [HOOK_ENV.node]: options.nodePath ?? process.execPath,
   };
 }
 
@@ -86,39 +57,6 @@ function sameSecret(presented: string | undefined, expected: string): boolean {
   if (!presented) return false;
   const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
   return timingSafeEqual(digest(presented), digest(expected));
-}
-
-/** Checks the hook's JSON body; returns the problem, or the push. */
-export function parsePushRequest(body: unknown): PushRequest | string {
-  if (typeof body !== "object" || body === null) return "the body must be a JSON object";
-  const { app, updates, gitDir, quarantine } = body as Record<string, unknown>;
-  if (typeof app !== "string" || appNameProblem(app)) return "app must be an app name";
-  if (typeof gitDir !== "string" || !isAbsolute(gitDir)) return "gitDir must be an absolute path";
-  if (!Array.isArray(updates) || updates.length === 0) return "updates must be a non-empty list";
-  const parsed: RefUpdate[] = [];
-  for (const update of updates as unknown[]) {
-    const { oldSha, newSha, ref } = (update ?? {}) as Record<string, unknown>;
-    if (typeof oldSha !== "string" || !OBJECT_ID.test(oldSha)) return "oldSha must be an object id";
-    if (typeof newSha !== "string" || !OBJECT_ID.test(newSha)) return "newSha must be an object id";
-    if (typeof ref !== "string" || !/^refs\/[^\s]+$/.test(ref)) return "ref must be a ref name";
-    parsed.push({ oldSha, newSha, ref });
-  }
-  const env: QuarantineEnv = {};
-  if (quarantine !== undefined) {
-    if (typeof quarantine !== "object" || quarantine === null)
-      return "quarantine must be an object";
-    for (const name of [
-      "GIT_OBJECT_DIRECTORY",
-      "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-      "GIT_QUARANTINE_PATH",
-    ] as const) {
-      const value = (quarantine as Record<string, unknown>)[name];
-      if (value === undefined) continue;
-      if (typeof value !== "string") return `quarantine.${name} must be a string`;
-      env[name] = value;
-    }
-  }
-  return { app, updates: parsed, gitDir, quarantine: env };
 }
 
 /**
@@ -157,10 +95,11 @@ async function movedRefs(push: PushRequest): Promise<string[]> {
 }
 
 /**
- * Registers `POST /internal/git/pre-receive`, where the hook client hands over
- * a push. The answer streams: each `out.line` is written at once, then the
- * verdict line. Authenticated with the hook token, not the admin token: only
- * processes the server started hold it.
+ * Registers `POST /internal/git/pre-receive`, where the hook script hands over
+ * a push (a form body: git/hook-protocol.ts). The answer streams: each
+ * `out.line` is written at once, then the verdict line. Authenticated with
+ * the hook token, not the admin token: only processes the server started
+ * hold it.
  */
 export function registerPreReceiveRoute(
   app: FastifyInstance,
@@ -179,8 +118,23 @@ export function registerPreReceiveRoute(
     }
   };
 
-  app.post(PRE_RECEIVE_PATH, { onRequest }, async (request, reply) => {
-    const push = parsePushRequest(request.body);
+  // A scope of its own: this route takes the hook's form body and nothing else,
+  // and no other route takes a form.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: PUSH_BODY_LIMIT },
+      (_request, body, done) => done(null, new URLSearchParams(body as string)),
+    );
+    scope.post(PRE_RECEIVE_PATH, { onRequest }, (request, reply) => answerPush(request, reply));
+  });
+
+  async function answerPush(request: FastifyRequest, reply: FastifyReply) {
+    const push =
+      request.body instanceof URLSearchParams
+        ? parsePushForm(request.body)
+        : "the body must be an application/x-www-form-urlencoded form";
     if (typeof push === "string") {
       return reply
         .code(400)
@@ -248,5 +202,5 @@ export function registerPreReceiveRoute(
       if (queues.get(push.app) === tail) queues.delete(push.app);
     }
     if (!res.writableEnded && !res.destroyed) res.end(`${formatVerdict(verdict)}\n`);
-  });
+  }
 }

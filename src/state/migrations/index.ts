@@ -4,6 +4,7 @@ import { sql as buildInputs } from "./003_build_inputs.js";
 import { sql as deployments } from "./004_deployments.js";
 import { sql as passedTests } from "./005_passed_tests.js";
 import { sql as webhookDeliveries } from "./006_webhook_deliveries.js";
+import { sql as releasePlans } from "./007_release_plans.js";
 
 /** Every migration in order; the position + 1 is the schema version it produces. */
 export const migrations: readonly { name: string; sql: string }[] = [
@@ -13,4 +14,5 @@ export const migrations: readonly { name: string; sql: string }[] = [
   { name: "004_deployments", sql: deployments },
   { name: "005_passed_tests", sql: passedTests },
   { name: "006_webhook_deliveries", sql: webhookDeliveries },
+  { name: "007_release_plans", sql: releasePlans },
 ];

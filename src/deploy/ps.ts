@@ -1,0 +1,70 @@
+import { backendName } from "../edge/domain-map.js";
+import type { Edge } from "../edge/edge.js";
+import { NotFoundError } from "../errors.js";
+import { type Engine, edgeServerName, type Replica, type ReplicaDetails } from "./engine.js";
+
+/** A replica as `skiff ps` shows it. */
+export type ProcessInfo = Replica & ReplicaDetails;
+
+/**
+ * The app's replicas as the engine reports them, with restarts and start
+ * times. A replica without a healthcheck of its own shows the edge's check
+ * of it; an old replica still running out its grace period is "stopping".
+ */
+export async function listProcesses(input: {
+  engine: Engine;
+  edge: Edge;
+  app: string;
+  /** Whether a replica is being retired in the background. */
+  retiring: (id: string) => boolean;
+}): Promise<ProcessInfo[]> {
+  const { engine, app } = input;
+  const replicas = await engine.list(app);
+  const edgeHealth = await edgeHealthOf(input.edge, app, replicas);
+  return Promise.all(
+    replicas.map(async (r): Promise<ProcessInfo> => {
+      const details = await engine.details(r);
+      const health = r.health ?? edgeHealth.get(r.id);
+      return {
+        ...r,
+        ...(input.retiring(r.id) && r.state === "running" ? { state: "stopping" } : {}),
+        ...(health ? { health } : {}),
+        ...details,
+      };
+    }),
+  );
+}
+
+/**
+ * Health of replicas without a healthcheck of their own, as the edge's
+ * check sees them right now (a check a second): web replicas are checked
+ * over HTTP there. Replicas the edge does not have give no entry.
+ */
+async function edgeHealthOf(
+  edge: Edge,
+  app: string,
+  replicas: readonly Replica[],
+): Promise<Map<string, "healthy" | "unhealthy">> {
+  const health = new Map<string, "healthy" | "unhealthy">();
+  const services = new Set(replicas.filter((r) => !r.health).map((r) => r.service));
+  for (const service of services) {
+    const status = await edge.serverStatus(backendName(app, service)).catch((error: unknown) => {
+      // A service the edge does not route (a worker) has no backend there;
+      // an edge that is down (being restarted) shows no health: ps still answers.
+      if (error instanceof NotFoundError || isUnreachable(error)) return undefined;
+      throw error;
+    });
+    if (!status) continue;
+    for (const replica of replicas.filter((r) => r.service === service && !r.health)) {
+      const server = status.get(edgeServerName(replica));
+      if (server) health.set(replica.id, server.up ? "healthy" : "unhealthy");
+    }
+  }
+  return health;
+}
+
+/** A unix socket nobody listens on (Node's error codes for connect). */
+function isUnreachable(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ECONNREFUSED";
+}

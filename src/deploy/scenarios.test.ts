@@ -1,0 +1,197 @@
+// The whole deploy flow (Deployer → desired state → rollout or converge)
+// against in-memory fakes of the Engine and the Edge, on a real migrated
+// SQLite store. Each scenario in scenarios/ is data: the releases, what the
+// engine does, the actions, and the steps and final state expected. The same
+// behaviour is proven against Docker and HAProxy by the tests in test/.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { Reconciler } from "../runtime/reconciler.js";
+import { encodePlan } from "../spec/plan-codec.js";
+import { openDatabase } from "../state/database.js";
+import { DeploymentStore } from "../state/deployments.js";
+import { RunStore } from "../state/runs.js";
+import { Store } from "../state/store.js";
+import { Deployer, type DeployFailure } from "./deployer.js";
+import { releaseFingerprints } from "./fingerprint.js";
+import { ReleaseReader } from "./release.js";
+import { MemoryEdge } from "./testing/memory-edge.js";
+import { MemoryEngine, type StartOutcome, summary } from "./testing/memory-engine.js";
+import { planFrom } from "./testing/plans.js";
+
+const APP = "shop";
+const DIR = join(fileURLToPath(new URL(".", import.meta.url)), "scenarios");
+
+type Action =
+  | { deploy: number; cancelAt?: string }
+  | { scale: Record<string, number> }
+  | { restart: string | null }
+  | { crash: string }
+  | { outcomes: Record<string, StartOutcome> }
+  | "reconcile"
+  | "forget";
+
+interface Scenario {
+  description: string;
+  /** Release 1, 2, …: a compose.yaml, or only the services whose image changed from the previous one. */
+  releases: ({ spec: string } | { changed: string[] })[];
+  /** Deployed before the scenario (its steps are not part of the expected ones). */
+  live?: number;
+  outcomes?: Record<string, StartOutcome>;
+  do: Action[];
+  expect: {
+    steps: string[];
+    replicas: string[];
+    edge?: string;
+    live?: number;
+    /** The error of the last action, if it failed. */
+    error?: string;
+    logTail?: string[];
+    log?: string[];
+    rolledBack?: boolean;
+  };
+}
+
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
+
+describe("deploy scenarios", () => {
+  let close: (() => void) | undefined;
+  afterEach(() => close?.());
+
+  it.each(files)("%s", async (file) => {
+    const scenario = parse(readFileSync(join(DIR, file), "utf8")) as Scenario;
+    const db = openDatabase(":memory:");
+    close = () => db.close();
+    const store = new Store(db);
+    store.createApp(APP);
+    const runs = new RunStore(db);
+    const deployments = new DeploymentStore(db);
+    recordReleases(runs, scenario.releases);
+    const steps: string[] = [];
+    const engine = new MemoryEngine(steps);
+    const edge = new MemoryEdge(steps);
+    const deployer = new Deployer({
+      engine,
+      edge,
+      releases: new ReleaseReader(runs),
+      deployments,
+      // The fake replicas answer no HTTP; a scenario crashes them instead.
+      httpUnhealthy: async () => new Set(),
+    });
+    let now = 0;
+    const log: string[] = [];
+    const reconciler = new Reconciler({
+      engine,
+      deployer,
+      now: () => now,
+      log: (line) => log.push(line),
+    });
+    if (scenario.live !== undefined) {
+      await deployer.deploy(APP, scenario.live, () => {});
+      await deployer.retired();
+    }
+    steps.length = 0;
+    engine.outcomes = scenario.outcomes ?? {};
+    log.length = 0;
+    const say = (text: string, service?: string) =>
+      log.push(service ? `${service}: ${text}` : text);
+    let error: Error | undefined;
+    let rolledBack = false;
+    for (const action of scenario.do) {
+      error = undefined;
+      try {
+        if (action === "reconcile") {
+          await reconciler.reconcile(APP);
+          now += 1_000;
+        } else if (action === "forget") {
+          await deployer.forget(APP);
+        } else if ("deploy" in action) {
+          const cancel = new AbortController();
+          engine.onStep = (step) => {
+            if (step === action.cancelAt) cancel.abort(new Error("the run was cancelled"));
+          };
+          await deployer.deploy(APP, action.deploy, say, {
+            signal: cancel.signal,
+            onRollingBack: () => {
+              rolledBack = true;
+            },
+          });
+        } else if ("scale" in action) {
+          await deployer.scale(APP, action.scale, say);
+        } else if ("restart" in action) {
+          await deployer.restart(APP, action.restart ?? undefined, say);
+        } else if ("crash" in action) {
+          const [service, place] = action.crash.split("#");
+          engine.crash(APP, service as string, Number(place));
+        } else if ("outcomes" in action) {
+          engine.outcomes = action.outcomes;
+        }
+      } catch (caught) {
+        error = caught as Error;
+      }
+      await deployer.retired();
+    }
+    const { expect: want } = scenario;
+    if (process.env.SKIFF_PRINT_SCENARIOS) {
+      console.log(
+        JSON.stringify({
+          file,
+          steps,
+          replicas: await summary(engine, APP),
+          edge: edge.describe(APP) ?? "none",
+          live: deployments.desired(APP).release,
+          error: error?.message,
+          log,
+        }),
+      );
+    }
+    expect(steps).toEqual(want.steps);
+    expect(await summary(engine, APP)).toEqual([...want.replicas].sort());
+    if (want.edge !== undefined) expect(edge.describe(APP) ?? "none").toBe(want.edge);
+    expect(deployments.desired(APP).release).toBe(want.live);
+    expect(error?.message).toBe(want.error);
+    if (want.logTail) expect((error as DeployFailure).logTail).toEqual(want.logTail);
+    for (const line of want.log ?? []) expect(log).toContain(line);
+    expect(rolledBack).toBe(want.rolledBack ?? false);
+  });
+});
+
+/** Records the scenario's releases as the pipeline does: plan, images and fingerprints. */
+function recordReleases(runs: RunStore, releases: Scenario["releases"]): void {
+  let spec = "";
+  let digests: Record<string, string> = {};
+  for (const [index, release] of releases.entries()) {
+    const number = index + 1;
+    if ("spec" in release) spec = release.spec;
+    const plan = planFrom(APP, spec);
+    const changed = "changed" in release ? release.changed : plan.services.map((s) => s.name);
+    digests = Object.fromEntries(
+      plan.services.map((s) => [
+        s.name,
+        changed.includes(s.name) || !digests[s.name]
+          ? `sha256:${s.name}-${number}`
+          : digests[s.name],
+      ]),
+    ) as Record<string, string>;
+    const images = plan.services.map((s) => ({
+      service: s.name,
+      image: `127.0.0.1:5000/${APP}/${s.name}:r${number}`,
+      digest: digests[s.name] as string,
+    }));
+    runs.createRelease({
+      app: APP,
+      runId: runs.createRun(APP, { kind: "git-push" }).id,
+      trigger: "git-push",
+      spec: {},
+      images,
+      status: "published",
+      planJson: encodePlan(plan),
+      fingerprints: releaseFingerprints(plan, images, {}),
+    });
+  }
+}
