@@ -130,19 +130,7 @@ class Rollout {
       }
       return;
     }
-    if (stopsFirst(service) && change.retire.length > 0) {
-      say(
-        `stopping ${change.retire.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
-      );
-      this.serving.set(service.name, change.keep);
-      if (service.routes.length > 0) await this.applyEdge();
-      await Promise.all(
-        change.retire.map(async (replica) => {
-          await this.deps.engine.stop(replica);
-          this.stopped.push(replica);
-        }),
-      );
-    }
+    if (stopsFirst(service)) await this.stopOldFirst(service, change);
     const image = this.input.images[service.name];
     const fingerprint = this.input.fingerprints[service.name];
     if (!image || !fingerprint)
@@ -163,6 +151,28 @@ class Rollout {
     );
     this.started.push(...fresh);
     this.serving.set(service.name, [...change.keep, ...fresh]);
+  }
+
+  /**
+   * The stop-first strategy (a stateful service, or `update.order:
+   * stop-first`): its old replicas leave the edge and stop before a new one
+   * starts, so two never share a volume. They are kept, stopped, so a
+   * rollback can start them again.
+   */
+  private async stopOldFirst(service: PlanService, change: ServiceDecision): Promise<void> {
+    if (change.retire.length === 0) return;
+    this.input.log(
+      `stopping ${change.retire.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
+      service.name,
+    );
+    this.serving.set(service.name, change.keep);
+    if (service.routes.length > 0) await this.applyEdge();
+    await Promise.all(
+      change.retire.map(async (replica) => {
+        await this.deps.engine.stop(replica);
+        this.stopped.push(replica);
+      }),
+    );
   }
 
   /**
@@ -211,21 +221,31 @@ class Rollout {
   }
 
   /**
-   * Undoes everything, each step for all services at once: stopped old
-   * replicas start again, the edge goes back to the old replicas before any
-   * new one goes (after a switch that failed half-way the new ones may be
-   * the only servers left there), then the new replicas are removed. A step
-   * that fails is reported and the others still run; the rollout's own
-   * failure is what the caller rethrows.
+   * Undoes everything, each step for all services at once: the new
+   * replicas of stop-first services go (they must never run beside the old
+   * ones on the same volume), the old ones stopped for them start again, the
+   * edge goes back to the old replicas before any other new one goes (after
+   * a switch that failed half-way the new ones may be the only servers left
+   * there), then the other new replicas are removed. A step that fails is
+   * reported and the others still run; the rollout's own failure is what
+   * the caller rethrows.
    */
   async rollBack(reason: Error): Promise<void> {
-    const { app, log, previousPlan } = this.input;
+    const { app, log, previousPlan, plan } = this.input;
     this.input.onRollingBack?.(reason);
     log(
       `rolling back: removing ${this.started.length} new replica(s); the previous release keeps serving`,
     );
     const report = (what: string) => (error: Error) =>
       log(`rollback: could not ${what}: ${error.message}`);
+    const remove = (replicas: readonly Replica[]) =>
+      Promise.all(
+        replicas.map((replica) =>
+          this.deps.engine.remove(replica).catch(report(`remove new replica ${replica.name}`)),
+        ),
+      );
+    const stopFirst = new Set(plan.services.filter(stopsFirst).map((s) => s.name));
+    await remove(this.started.filter((r) => stopFirst.has(r.service)));
     await Promise.all(
       this.stopped.map((replica) =>
         this.deps.engine.resume(replica).catch(report(`start old replica ${replica.name} again`)),
@@ -237,11 +257,7 @@ class Rollout {
         : this.deps.edge.removeApp(app);
       await restore.catch(report("restore the previous routes on the edge"));
     }
-    await Promise.all(
-      this.started.map((replica) =>
-        this.deps.engine.remove(replica).catch(report(`remove new replica ${replica.name}`)),
-      ),
-    );
+    await remove(this.started.filter((r) => !stopFirst.has(r.service)));
   }
 
   private async applyEdge(onAdmitted?: (backend: string, servers: string[]) => void) {

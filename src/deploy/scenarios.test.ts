@@ -31,6 +31,7 @@ type Action =
   | { restart: string | null }
   | { crash: string }
   | { outcomes: Record<string, StartOutcome> }
+  | { edgeFails: string }
   | "reconcile"
   | "forget";
 
@@ -43,7 +44,8 @@ interface Scenario {
   outcomes?: Record<string, StartOutcome>;
   do: Action[];
   expect: {
-    steps: string[];
+    /** In order; a list inside the list is a group of steps that happen at the same time, in any order. */
+    steps: (string | string[])[];
     replicas: string[];
     edge?: string;
     live?: number;
@@ -130,6 +132,8 @@ describe("deploy scenarios", () => {
           engine.crash(APP, service as string, Number(place));
         } else if ("outcomes" in action) {
           engine.outcomes = action.outcomes;
+        } else if ("edgeFails" in action) {
+          edge.failNext = action.edgeFails;
         }
       } catch (caught) {
         error = caught as Error;
@@ -150,7 +154,7 @@ describe("deploy scenarios", () => {
         }),
       );
     }
-    expect(steps).toEqual(want.steps);
+    expect(inExpectedOrder(steps, want.steps)).toEqual(want.steps);
     expect(await summary(engine, APP)).toEqual([...want.replicas].sort());
     if (want.edge !== undefined) expect(edge.describe(APP) ?? "none").toBe(want.edge);
     expect(deployments.desired(APP).release).toBe(want.live);
@@ -160,6 +164,28 @@ describe("deploy scenarios", () => {
     expect(rolledBack).toBe(want.rolledBack ?? false);
   });
 });
+
+/**
+ * The actual steps shaped like the expected ones: for each group of n
+ * expected steps, the next n actual ones, sorted as the group is, so steps
+ * that run at the same time may come in any order within their group but
+ * never cross into another.
+ */
+function inExpectedOrder(actual: string[], expected: (string | string[])[]): (string | string[])[] {
+  const shaped: (string | string[])[] = [];
+  let at = 0;
+  for (const step of expected) {
+    if (typeof step === "string") {
+      shaped.push(actual[at++] ?? "(no step)");
+      continue;
+    }
+    const group = actual.slice(at, at + step.length);
+    at += step.length;
+    const order = (s: string) => (step.includes(s) ? step.indexOf(s) : step.length);
+    shaped.push([...group].sort((a, b) => order(a) - order(b)));
+  }
+  return [...shaped, ...actual.slice(at)];
+}
 
 /** Records the scenario's releases as the pipeline does: plan, images and fingerprints. */
 function recordReleases(runs: RunStore, releases: Scenario["releases"]): void {

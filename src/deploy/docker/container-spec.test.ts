@@ -6,6 +6,7 @@ import {
   replicaContainerName,
   toContainerCreateOptions,
   toNetworkCreateOptions,
+  toTestContainerCreateOptions,
   toVolumeCreateOptions,
 } from "./container-spec.js";
 
@@ -567,5 +568,81 @@ describe("directory binds", () => {
         },
       },
     ]);
+  });
+});
+
+describe("test containers", () => {
+  const TEST_LABELS = { "skiff.app": "shop", "skiff.test-run": "4", "skiff.instance": "abc" };
+  const web = service({
+    kind: "stateful",
+    health: {
+      type: "docker",
+      test: ["CMD", "true"],
+      intervalMs: 1_000,
+      timeoutMs: 1_000,
+      retries: 3,
+      startPeriodMs: 0,
+      deadlineMs: 10_000,
+    },
+    container: {
+      environment: { DB: "db" },
+      user: "app",
+      labels: { team: "a" },
+      limits: { memoryBytes: 64 * 1024 * 1024 },
+      stopGracePeriodMs: 10_000,
+      volumes: [{ source: "data", target: "/data", readOnly: false }],
+      tmpfs: { "/tmp": "" },
+      aliases: ["www"],
+      port: 80,
+    },
+  });
+
+  it("a dependency runs as a replica would, on the test's network, without the app's volumes, port or restart", () => {
+    expect(
+      toTestContainerCreateOptions({
+        app: "shop",
+        service: web,
+        image: "img:r4",
+        network: "net1",
+        labels: TEST_LABELS,
+      }),
+    ).toEqual({
+      Image: "img:r4",
+      Env: ["DB=db"],
+      User: "app",
+      Labels: { team: "a", ...TEST_LABELS },
+      StopTimeout: 10,
+      Healthcheck: {
+        Test: ["CMD", "true"],
+        Interval: 1e9,
+        Timeout: 1e9,
+        Retries: 3,
+        StartPeriod: 0,
+      },
+      HostConfig: {
+        RestartPolicy: { Name: "no" },
+        NetworkMode: "net1",
+        Memory: 64 * 1024 * 1024,
+        PidsLimit: 1024,
+        Tmpfs: { "/tmp": "" },
+        LogConfig: LOGS,
+        CpuShares: 128,
+      },
+      NetworkingConfig: { EndpointsConfig: { net1: { Aliases: ["web", "www"] } } },
+    });
+  });
+
+  it("a test entry runs its command through sh -c, without the service's healthcheck", () => {
+    const options = toTestContainerCreateOptions({
+      app: "shop",
+      service: web,
+      image: "img:r4",
+      network: "net1",
+      labels: TEST_LABELS,
+      command: "npm test",
+    });
+    expect(options).toMatchObject({ Entrypoint: ["/bin/sh", "-c"], Cmd: ["npm test"] });
+    expect(options.Healthcheck).toBeUndefined();
+    expect(Object.keys(options.Labels ?? {})).not.toContain("skiff.replica");
   });
 });

@@ -4,6 +4,7 @@
 
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
+import { BACKGROUND_CPU_SHARES } from "../../docker/background-cpu.js";
 import { appNetworkName, LABELS } from "../../docker/engine.js";
 import { DEFAULT_LIMITS, type PlanHealth, type PlanService } from "../../spec/index.js";
 
@@ -242,6 +243,7 @@ export function toVolumeCreateOptions(
  *   port, no restart policy, no container name;
  * - only the given labels (the run's), never a replica's, so the reconciler
  *   never takes it for one;
+ * - a lower CPU weight than any replica (BACKGROUND_CPU_SHARES);
  * - with `command`, the test entry's command runs through `sh -c` in place
  *   of the service's own, without its healthcheck.
  */
@@ -271,7 +273,13 @@ export function toTestContainerCreateOptions(input: {
     ...options,
     ...(input.command !== undefined ? { Entrypoint: ["/bin/sh", "-c"], Cmd: [input.command] } : {}),
     Labels: { ...service.container.labels, ...input.labels },
-    HostConfig: { ...HostConfig, NetworkMode: network, RestartPolicy: { Name: "no" } },
+    HostConfig: {
+      ...HostConfig,
+      NetworkMode: network,
+      RestartPolicy: { Name: "no" },
+      // Tests must not starve the live replicas of the app they test (background-cpu.ts).
+      CpuShares: BACKGROUND_CPU_SHARES,
+    },
     NetworkingConfig: {
       EndpointsConfig: {
         [network]: { Aliases: [service.name, ...(service.container.aliases ?? [])] },

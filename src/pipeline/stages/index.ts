@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { imageRegistryHost, type SkiffConfig } from "../../config.js";
 import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
+import { lowerBuildCpuWeight } from "../../docker/background-cpu.js";
 import { instanceId } from "../../docker/engine.js";
 import { ensureImage } from "../../docker/image-pull.js";
 import { SkiffError } from "../../errors.js";
@@ -30,10 +31,17 @@ export function createStageRunners(deps: {
     external?.username && external.password
       ? { username: external.username, password: external.password }
       : undefined;
+  // Said once per server, in the first run's build log, when builds cannot be given a lower weight.
+  let buildWeightNoted = false;
   return {
     loadSpec: (app, sourceDir, log) => loadRunSpec(app, sourceDir, log),
-    build: (ctx) =>
-      buildServices(
+    build: async (ctx) => {
+      const weight = await lowerBuildCpuWeight();
+      if ("reason" in weight && !buildWeightNoted) {
+        buildWeightNoted = true;
+        ctx.log(`build steps run at a live replica's CPU weight (${weight.reason})`);
+      }
+      return buildServices(
         {
           docker: deps.docker,
           registry: deps.registry,
@@ -42,7 +50,8 @@ export function createStageRunners(deps: {
           ...(auth ? { auth } : {}),
         },
         ctx,
-      ),
+      );
+    },
     test: (ctx, images) =>
       runTests(deps.docker, ctx, images, {
         ensureLocal: async (image) => {
