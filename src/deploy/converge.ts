@@ -65,7 +65,11 @@ export async function converge(deps: ConvergeDeps, input: ConvergeInput): Promis
   if (!release) {
     if (current.length > 0) {
       log(`removing ${current.length} container(s): ${app} has no live release`);
-      await edge.removeApp(app);
+      // Its containers go even when the edge cannot be told now: the edge's
+      // desired state no longer has the app, and its next resync removes it.
+      await edge
+        .removeApp(app)
+        .catch((error: Error) => log(`edge: could not remove ${app} now: ${error.message}`));
       deps.retire(current);
     }
     return;

@@ -128,9 +128,9 @@ export class Deployer {
       }
       const scale = this.options.deployments.desired(app).scale;
       try {
-        const { retire } = await this.rollOut(app, release, release, log, {}, scale, [
-          ...(service ? [service] : services),
-        ]);
+        const { retire } = await this.rollOut(app, release, release, log, {}, scale, {
+          restart: service ? [service] : services,
+        });
         this.retirements.retire(retire);
       } catch (error) {
         throw asDeployFailure(error);
@@ -196,7 +196,7 @@ export class Deployer {
     log: Log,
     options: DeployOptions,
     scale: Readonly<Record<string, number>>,
-    replace?: readonly string[],
+    restart?: { restart: readonly string[] },
   ): Promise<{ retire: Replica[] }> {
     const { engine, edge, releases } = this.options;
     const { plan } = release;
@@ -217,7 +217,7 @@ export class Deployer {
       fingerprints: release.fingerprints,
       scale,
       current: await this.replicasOf(app),
-      ...(replace ? { replace } : {}),
+      ...restart,
     });
     return rollOut(
       { engine, edge },

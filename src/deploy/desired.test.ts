@@ -47,14 +47,14 @@ function replica(service: string, place: number, over: Partial<Replica> = {}): R
 /** The decision in short: per service, kept ids, places started, retired ids. */
 function decide(
   current: Replica[],
-  extra: { scale?: Record<string, number>; replace?: string[] } = {},
+  extra: { scale?: Record<string, number>; restart?: string[] } = {},
 ) {
   const decision = desiredState({
     plan,
     fingerprints: now,
     scale: extra.scale ?? {},
     current,
-    ...(extra.replace ? { replace: extra.replace } : {}),
+    ...(extra.restart ? { restart: extra.restart } : {}),
   });
   return {
     ...Object.fromEntries(
@@ -141,10 +141,16 @@ describe("desiredState", () => {
     });
   });
 
-  it("replaces every replica of the services a restart names, and only those", () => {
-    expect(decide(all2(), { replace: ["web"] })).toMatchObject({
+  it("replaces every replica of the services a restart names, and leaves the others as they are", () => {
+    const crashed = [
+      ...all2().filter((r) => r.service !== "worker"),
+      replica("worker", 1, { state: "exited" }),
+    ];
+    expect(decide(crashed, { restart: ["web"] })).toMatchObject({
       db: { keep: ["db-2-1"], start: [], retire: [] },
       web: { keep: [], start: [1, 2], retire: ["web-2-1", "web-2-2"] },
+      // Not restarted, not repaired either: that is the reconciler's, with its backoff.
+      worker: { keep: ["worker-2-1"], start: [], retire: [] },
     });
   });
 

@@ -32,8 +32,11 @@ export interface DesiredInput {
   scale: Readonly<Record<string, number>>;
   /** The app's replicas now, oldest first (those being retired already left out). */
   current: readonly Replica[];
-  /** Services whose replicas are all replaced, even those that run as the plan has them (a restart). */
-  replace?: readonly string[];
+  /**
+   * A restart: these services' replicas are all replaced, even those that
+   * run as the plan has them, and every other service is left as it is.
+   */
+  restart?: readonly string[];
 }
 
 /** How many replicas a service should run: its scale override, else the plan's count. */
@@ -59,7 +62,10 @@ export function desiredState(input: DesiredInput): Decision {
   const services = plan.services.map((service): ServiceDecision => {
     const own = current.filter((r) => r.service === service.name);
     const fingerprint = fingerprints[service.name];
-    const replaced = input.replace?.includes(service.name) ?? false;
+    if (input.restart && !input.restart.includes(service.name)) {
+      return { service, keep: own, start: [], retire: [] };
+    }
+    const replaced = input.restart !== undefined;
     const runsAsPlanned = (r: Replica) =>
       !replaced && fingerprint !== undefined && r.fingerprint === fingerprint && r.onAppNetwork;
     const want = wantedReplicas(service, scale);

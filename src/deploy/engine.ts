@@ -100,7 +100,8 @@ export interface Engine {
    * Starts the replicas and waits until each is healthy by its service's
    * check. All or nothing: when one fails, every one of them is removed
    * and the first failure is thrown (a ReplicaFailure, or the signal's
-   * reason when it aborted). Returns them as they run, in request order.
+   * reason when it aborted), never an error of the removal. Nothing starts
+   * once the signal aborted. Returns them as they run, in request order.
    */
   start(
     app: string,
@@ -109,8 +110,11 @@ export interface Engine {
   ): Promise<Replica[]>;
   /** Stops a replica with its grace period and keeps it, so `resume` can start it again. */
   stop(replica: Replica): Promise<void>;
-  /** Starts a stopped replica again (a stop-first rollout that failed gives the old one back). */
-  resume(replica: Replica): Promise<void>;
+  /**
+   * Starts a stopped replica again (a stop-first rollout that failed gives
+   * the old one back); returns it as it runs now, with its new address.
+   */
+  resume(replica: Replica): Promise<Replica>;
   /** Stops a replica with its grace period and removes it with its ephemeral volumes; already gone is fine. */
   remove(replica: Replica): Promise<void>;
   /** How often it was restarted and since when it runs, for `skiff ps`. */

@@ -1,6 +1,6 @@
 import { backendName } from "../edge/domain-map.js";
 import type { Edge } from "../edge/edge.js";
-import { NotFoundError } from "../errors.js";
+import { DependencyError, NotFoundError } from "../errors.js";
 import { type Engine, edgeServerName, type Replica, type ReplicaDetails } from "./engine.js";
 
 /** A replica as `skiff ps` shows it. */
@@ -50,8 +50,9 @@ async function edgeHealthOf(
   for (const service of services) {
     const status = await edge.serverStatus(backendName(app, service)).catch((error: unknown) => {
       // A service the edge does not route (a worker) has no backend there;
-      // an edge that is down (being restarted) shows no health: ps still answers.
-      if (error instanceof NotFoundError || isUnreachable(error)) return undefined;
+      // an edge that is down or restarting (its runtime API refuses or times
+      // out: a DependencyError) shows no health: ps still answers.
+      if (error instanceof NotFoundError || error instanceof DependencyError) return undefined;
       throw error;
     });
     if (!status) continue;
@@ -61,10 +62,4 @@ async function edgeHealthOf(
     }
   }
   return health;
-}
-
-/** A unix socket nobody listens on (Node's error codes for connect). */
-function isUnreachable(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === "ENOENT" || code === "ECONNREFUSED";
 }

@@ -3,7 +3,7 @@ import type { Edge } from "../edge/edge.js";
 import type { Plan, PlanService } from "../spec/index.js";
 import { type Decision, dependencyLevels, type ServiceDecision } from "./desired.js";
 import { toEdgeAppState } from "./edge-targets.js";
-import { type Engine, isServing, type Log, type Replica } from "./engine.js";
+import { type Engine, isServing, type Log, type Replica, ReplicaFailure } from "./engine.js";
 
 export interface RolloutInput {
   app: string;
@@ -53,7 +53,10 @@ export async function rollOut(
     }
     await rollout.dropStrays();
   } catch (error) {
-    await rollout.rollBack(error as Error);
+    // The rollout's own failure is what the caller hears, whatever the undoing met.
+    await rollout.rollBack(error as Error).catch((undo: Error) => {
+      safely(() => input.log(`rollback failed: ${undo.message}; the reconciler takes over`));
+    });
     throw error;
   }
   return { retire: rollout.oldReplicas() };
@@ -62,6 +65,20 @@ export async function rollOut(
 /** Whether a service's old replicas must be gone before a new one starts (it must never run twice). */
 export function stopsFirst(service: PlanService): boolean {
   return service.kind === "stateful" || service.update.order === "stop-first";
+}
+
+/** Reports that must never stop the undoing (a full disk under the run log). */
+function safely(report: () => void): void {
+  try {
+    report();
+  } catch {
+    // Nothing to tell it to: the rollback's steps matter more than its words.
+  }
+}
+
+/** The named volumes a service mounts. */
+function namedVolumes(service: PlanService | undefined): string[] {
+  return service?.container.volumes.map((v) => v.source) ?? [];
 }
 
 function routes(plan: Plan | undefined): boolean {
@@ -128,13 +145,22 @@ class Rollout {
           `unchanged (same image and settings): its ${change.keep.length} running replica(s) stay`,
         );
       }
+      // Those it retires (more than wanted) leave the edge at the level's switch.
+      this.serving.set(service.name, change.keep);
       return;
     }
-    if (stopsFirst(service)) await this.stopOldFirst(service, change);
     const image = this.input.images[service.name];
     const fingerprint = this.input.fingerprints[service.name];
-    if (!image || !fingerprint)
-      throw new Error(`release r${this.input.release} has no image for ${service.name}`);
+    if (!image || !fingerprint) {
+      throw new ReplicaFailure(
+        `release r${this.input.release} has no image for ${service.name}`,
+        [],
+      );
+    }
+    // A level that failed (or a cancelled run) stops nothing and starts nothing more.
+    signal.throwIfAborted();
+    if (stopsFirst(service)) await this.stopOldFirst(service, change);
+    signal.throwIfAborted();
     const files = this.input.files[service.name];
     say(`starting ${change.start.length} replica(s) of r${this.input.release}`);
     const fresh = await this.deps.engine.start(
@@ -160,19 +186,30 @@ class Rollout {
    * rollback can start them again.
    */
   private async stopOldFirst(service: PlanService, change: ServiceDecision): Promise<void> {
-    if (change.retire.length === 0) return;
+    // A service the new plan no longer has that mounts one of this one's
+    // volumes (the same database under a new name) stops first too.
+    const volumes = namedVolumes(service);
+    const sharers = this.input.decision.strays.filter((r) =>
+      namedVolumes(this.input.previousPlan?.services.find((s) => s.name === r.service)).some((v) =>
+        volumes.includes(v),
+      ),
+    );
+    const old = [...change.retire, ...sharers];
+    if (old.length === 0) return;
     this.input.log(
-      `stopping ${change.retire.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
+      `stopping ${old.length} old replica(s) first: ${service.kind === "stateful" ? "its volumes are never shared" : "update order stop-first"}`,
       service.name,
     );
     this.serving.set(service.name, change.keep);
-    if (service.routes.length > 0) await this.applyEdge();
-    await Promise.all(
-      change.retire.map(async (replica) => {
-        await this.deps.engine.stop(replica);
-        this.stopped.push(replica);
-      }),
-    );
+    for (const sharer of sharers) this.serving.delete(sharer.service);
+    if (service.routes.length > 0 || (sharers.length > 0 && routes(this.input.previousPlan))) {
+      await this.applyEdge();
+    }
+    // Recorded before the stop: one whose stop fails half-way is started again too.
+    this.stopped.push(...old);
+    const results = await Promise.allSettled(old.map((r) => this.deps.engine.stop(r)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -222,42 +259,91 @@ class Rollout {
 
   /**
    * Undoes everything, each step for all services at once: the new
-   * replicas of stop-first services go (they must never run beside the old
-   * ones on the same volume), the old ones stopped for them start again, the
-   * edge goes back to the old replicas before any other new one goes (after
-   * a switch that failed half-way the new ones may be the only servers left
-   * there), then the other new replicas are removed. A step that fails is
-   * reported and the others still run; the rollout's own failure is what
-   * the caller rethrows.
+   * replicas of stop-first services go, the old ones stopped for them start
+   * again (only once nothing else of theirs runs: two must never share a
+   * volume), the edge goes back to the old replicas before any other new one
+   * goes (after a switch that failed half-way the new ones may be the only
+   * servers left there), then the other new replicas are removed. A step
+   * that fails is reported and the others still run.
    */
   async rollBack(reason: Error): Promise<void> {
     const { app, log, previousPlan, plan } = this.input;
-    this.input.onRollingBack?.(reason);
-    log(
+    const say = (text: string) => safely(() => log(text));
+    safely(() => this.input.onRollingBack?.(reason));
+    say(
       `rolling back: removing ${this.started.length} new replica(s); the previous release keeps serving`,
     );
-    const report = (what: string) => (error: Error) =>
-      log(`rollback: could not ${what}: ${error.message}`);
+    const failedTo = (what: string) => (error: Error) => {
+      say(`rollback: could not ${what}: ${error.message}`);
+      return false;
+    };
     const remove = (replicas: readonly Replica[]) =>
       Promise.all(
         replicas.map((replica) =>
-          this.deps.engine.remove(replica).catch(report(`remove new replica ${replica.name}`)),
+          this.deps.engine
+            .remove(replica)
+            .then(() => true, failedTo(`remove new replica ${replica.name}`)),
         ),
       );
     const stopFirst = new Set(plan.services.filter(stopsFirst).map((s) => s.name));
     await remove(this.started.filter((r) => stopFirst.has(r.service)));
-    await Promise.all(
-      this.stopped.map((replica) =>
-        this.deps.engine.resume(replica).catch(report(`start old replica ${replica.name} again`)),
-      ),
-    );
+    const resumed = await this.resumeStopped();
     if (this.lastApplied !== undefined) {
+      const before = this.before.map((r) => resumed.get(r.id) ?? r);
       const restore = previousPlan
-        ? this.deps.edge.setApp(app, toEdgeAppState(previousPlan, this.before))
+        ? this.deps.edge.setApp(app, toEdgeAppState(previousPlan, before))
         : this.deps.edge.removeApp(app);
-      await restore.catch(report("restore the previous routes on the edge"));
+      await restore.catch(failedTo("restore the previous routes on the edge"));
     }
     await remove(this.started.filter((r) => !stopFirst.has(r.service)));
+  }
+
+  /**
+   * Starts the stopped old replicas again, each only when no other replica
+   * of a service on its volumes runs (a new one whose removal failed, or
+   * one the engine could not clean up after a failed start): then it stays
+   * stopped, and says so. Returns them as they run now (a new host port).
+   */
+  private async resumeStopped(): Promise<Map<string, Replica>> {
+    const resumed = new Map<string, Replica>();
+    if (this.stopped.length === 0) return resumed;
+    const say = (text: string) => safely(() => this.input.log(text));
+    const stoppedIds = new Set(this.stopped.map((r) => r.id));
+    const running = (await this.deps.engine.list(this.input.app)).filter(
+      (r) => !stoppedIds.has(r.id) && r.state !== "exited" && r.state !== "dead",
+    );
+    await Promise.all(
+      this.stopped.map(async (replica) => {
+        const volumes = this.volumesOf(replica.service);
+        const beside = running.filter(
+          (r) =>
+            r.service === replica.service ||
+            this.volumesOf(r.service).some((v) => volumes.includes(v)),
+        );
+        if (beside.length > 0) {
+          say(
+            `rollback: ${replica.name} stays stopped: ${beside.map((r) => r.name).join(", ")} still runs on its volumes; the reconciler starts it once that is gone`,
+          );
+          return;
+        }
+        try {
+          resumed.set(replica.id, await this.deps.engine.resume(replica));
+        } catch (error) {
+          say(
+            `rollback: could not start old replica ${replica.name} again: ${(error as Error).message}`,
+          );
+        }
+      }),
+    );
+    return resumed;
+  }
+
+  /** The named volumes of a service, in the new plan or the one before. */
+  private volumesOf(service: string): string[] {
+    const planned =
+      this.input.plan.services.find((s) => s.name === service) ??
+      this.input.previousPlan?.services.find((s) => s.name === service);
+    return namedVolumes(planned);
   }
 
   private async applyEdge(onAdmitted?: (backend: string, servers: string[]) => void) {

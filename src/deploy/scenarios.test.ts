@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { Reconciler } from "../runtime/reconciler.js";
+import { type AppSpec, parseSpec } from "../spec/index.js";
 import { encodePlan } from "../spec/plan-codec.js";
 import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
@@ -32,16 +33,24 @@ type Action =
   | { crash: string }
   | { outcomes: Record<string, StartOutcome> }
   | { edgeFails: string }
+  | "forgetFingerprints"
   | "reconcile"
   | "forget";
 
 interface Scenario {
   description: string;
-  /** Release 1, 2, …: a compose.yaml, or only the services whose image changed from the previous one. */
-  releases: ({ spec: string } | { changed: string[] })[];
+  /**
+   * Release 1, 2, …: a compose.yaml (every service's image changes unless
+   * `changed` says which), or only `changed`: the previous spec with these
+   * services' images changed. `legacy`: recorded as an older Skiff did,
+   * without its plan and fingerprints.
+   */
+  releases: { spec?: string; changed?: string[]; legacy?: boolean }[];
   /** Deployed before the scenario (its steps are not part of the expected ones). */
   live?: number;
   outcomes?: Record<string, StartOutcome>;
+  /** Replicas ("db r2") whose removal the engine refuses, once each. */
+  removeFails?: string[];
   do: Action[];
   expect: {
     /** In order; a list inside the list is a group of steps that happen at the same time, in any order. */
@@ -54,6 +63,8 @@ interface Scenario {
     logTail?: string[];
     log?: string[];
     rolledBack?: boolean;
+    /** Releases whose fingerprints are stored afterwards (a legacy one's are written back when read). */
+    fingerprintsStored?: number[];
   };
 }
 
@@ -99,6 +110,7 @@ describe("deploy scenarios", () => {
     }
     steps.length = 0;
     engine.outcomes = scenario.outcomes ?? {};
+    engine.removeFails = scenario.removeFails ?? [];
     log.length = 0;
     const say = (text: string, service?: string) =>
       log.push(service ? `${service}: ${text}` : text);
@@ -112,6 +124,8 @@ describe("deploy scenarios", () => {
           now += 1_000;
         } else if (action === "forget") {
           await deployer.forget(APP);
+        } else if (action === "forgetFingerprints") {
+          engine.forgetFingerprints();
         } else if ("deploy" in action) {
           const cancel = new AbortController();
           engine.onStep = (step) => {
@@ -162,6 +176,9 @@ describe("deploy scenarios", () => {
     if (want.logTail) expect((error as DeployFailure).logTail).toEqual(want.logTail);
     for (const line of want.log ?? []) expect(log).toContain(line);
     expect(rolledBack).toBe(want.rolledBack ?? false);
+    for (const number of want.fingerprintsStored ?? []) {
+      expect(runs.getReleaseByNumber(APP, number)?.fingerprints).toBeDefined();
+    }
   });
 });
 
@@ -193,9 +210,9 @@ function recordReleases(runs: RunStore, releases: Scenario["releases"]): void {
   let digests: Record<string, string> = {};
   for (const [index, release] of releases.entries()) {
     const number = index + 1;
-    if ("spec" in release) spec = release.spec;
+    if (release.spec !== undefined) spec = release.spec;
     const plan = planFrom(APP, spec);
-    const changed = "changed" in release ? release.changed : plan.services.map((s) => s.name);
+    const changed = release.changed ?? plan.services.map((s) => s.name);
     digests = Object.fromEntries(
       plan.services.map((s) => [
         s.name,
@@ -213,11 +230,18 @@ function recordReleases(runs: RunStore, releases: Scenario["releases"]): void {
       app: APP,
       runId: runs.createRun(APP, { kind: "git-push" }).id,
       trigger: "git-push",
-      spec: {},
+      spec: specFrom(spec),
       images,
       status: "published",
-      planJson: encodePlan(plan),
-      fingerprints: releaseFingerprints(plan, images, {}),
+      ...(release.legacy
+        ? {}
+        : { planJson: encodePlan(plan), fingerprints: releaseFingerprints(plan, images, {}) }),
     });
   }
+}
+
+function specFrom(text: string): AppSpec {
+  const result = parseSpec(text, { fileName: "compose.yaml" });
+  if (!result.ok) throw new Error("invalid scenario spec");
+  return result.spec;
 }

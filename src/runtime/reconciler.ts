@@ -104,6 +104,7 @@ export class Reconciler {
     const started = this.now();
     try {
       const apps = await this.options.deployer.apps();
+      this.pruneBackoff(apps);
       for (const app of apps) {
         if (this.stopped) return;
         if (this.options.deployer.busy(app)) continue;
@@ -119,6 +120,18 @@ export class Reconciler {
       this.log(`reconcile pass failed: ${(error as Error).message}`);
     } finally {
       this.passRunning = false;
+    }
+  }
+
+  /**
+   * Forgets the backoff of apps that are gone (destroyed: no live release
+   * and no replica), so an app created again under the same name, whose
+   * releases count from r1 again, starts without it.
+   */
+  private pruneBackoff(apps: readonly string[]): void {
+    const present = new Set(apps);
+    for (const key of this.backoff.keys()) {
+      if (!present.has(key.slice(0, key.indexOf("/")))) this.backoff.delete(key);
     }
   }
 

@@ -198,7 +198,6 @@ export class RunStore {
       .run(this.now().toISOString(), id);
   }
 
-  /** Ends a run; pending and running stages become skipped or cancelled. */
   /** The run's deploy is being undone (shown until the run finishes). */
   markRollingBack(id: number): void {
     this.db
@@ -206,6 +205,7 @@ export class RunStore {
       .run(id);
   }
 
+  /** Ends a run; pending and running stages become skipped or cancelled. */
   finishRun(id: number, status: RunStatus, reason?: string, releaseNumber?: number): void {
     const at = this.now().toISOString();
     this.db.transaction(() => {
@@ -377,7 +377,6 @@ export class RunStore {
     return row ? this.toRelease(row) : undefined;
   }
 
-  /** Newest first. */
   /** Writes the fingerprints of a release recorded before they were stored (computed once, on first read). */
   setFingerprints(app: string, number: number, fingerprints: Record<string, string>): void {
     this.db
@@ -387,6 +386,7 @@ export class RunStore {
       .run(JSON.stringify(fingerprints), app, number);
   }
 
+  /** Newest first. */
   listReleases(app: string, limit = 50): ReleaseRecord[] {
     const rows = this.db
       .prepare("SELECT * FROM releases WHERE app = ? ORDER BY number DESC LIMIT ?")

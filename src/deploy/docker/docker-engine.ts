@@ -89,7 +89,16 @@ export class DockerEngine implements Engine {
     const started = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
-      await Promise.all(started.map((replica) => this.remove(replica)));
+      const removals = await Promise.allSettled(started.map((replica) => this.remove(replica)));
+      for (const [i, removal] of removals.entries()) {
+        if (removal.status === "rejected") {
+          const name = started[i]?.name ?? "?";
+          options.log(
+            `could not remove ${name} after the failed start: ${(removal.reason as Error).message}; the reconciler removes it`,
+            started[i]?.service ?? "",
+          );
+        }
+      }
       throw failed.reason;
     }
     return started;
@@ -102,8 +111,11 @@ export class DockerEngine implements Engine {
       .catch(unless("notModified", "noSuchObject"));
   }
 
-  async resume(replica: Replica): Promise<void> {
+  async resume(replica: Replica): Promise<Replica> {
     await this.options.docker.getContainer(replica.id).start().catch(unless("notModified"));
+    // Docker picks a new host port for a published port at every start.
+    const again = (await this.list(replica.app)).find((r) => r.id === replica.id);
+    return again ?? replica;
   }
 
   remove(replica: Replica): Promise<void> {

@@ -64,6 +64,7 @@ export async function startReplica(
   const { app, service, release, replica } = input;
   const identity = { app, service: service.name, release, replica };
   const name = replicaContainerName(identity, newGeneration());
+  input.signal?.throwIfAborted();
   const container = await docker.createContainer(
     toContainerCreateOptions({
       identity,
@@ -77,6 +78,8 @@ export async function startReplica(
   const started = Date.now();
   try {
     if (input.files) await putReleaseFiles(container, input.files, service);
+    // Cancelled meanwhile (another service of the level failed): it never runs.
+    input.signal?.throwIfAborted();
     await container.start();
     const verdict = await waitUntilHealthy(docker, container.id, service.health, {
       ...(service.container.port !== undefined ? { containerPort: service.container.port } : {}),
@@ -114,7 +117,14 @@ export async function startReplica(
   } catch (error) {
     // The failure (or the cancellation) is what the caller must hear; a
     // removal the daemon refuses is a leftover the reconciler removes later.
-    await container.remove({ force: true, v: true }).catch(unless("noSuchObject", "inProgress"));
+    await container
+      .remove({ force: true, v: true })
+      .catch(unless("noSuchObject", "inProgress"))
+      .catch((removal: Error) =>
+        input.log(
+          `could not remove ${name} after it failed: ${removal.message}; the reconciler removes it`,
+        ),
+      );
     throw error;
   }
 }

@@ -27,6 +27,8 @@ export class MemoryEngine implements Engine {
 
   /** Per "service" or "service#place", how its next starts go; default healthy. */
   outcomes: Record<string, StartOutcome> = {};
+  /** Replicas ("db r2") whose removal the engine refuses, once each. */
+  removeFails: string[] = [];
 
   /** `steps`: every change, e.g. "start web r2#1", "healthy web r2#1", "remove web r1#1"; may be shared with an edge. */
   constructor(readonly steps: string[] = []) {}
@@ -124,13 +126,21 @@ export class MemoryEngine implements Engine {
     this.step(`stop ${describe(replica)}`);
   }
 
-  async resume(replica: Replica): Promise<void> {
+  async resume(replica: Replica): Promise<Replica> {
     const current = this.replicas.get(replica.id);
-    if (current) current.state = "running";
+    if (!current) throw new Error(`no such replica ${replica.name}`);
+    current.state = "running";
     this.step(`resume ${describe(replica)}`);
+    return { ...current };
   }
 
   async remove(replica: Replica): Promise<void> {
+    const refused = this.removeFails.indexOf(`${replica.service} r${replica.release}`);
+    if (refused >= 0 && this.replicas.has(replica.id)) {
+      this.removeFails.splice(refused, 1);
+      this.step(`remove ${describe(replica)} refused`);
+      throw new Error("removal refused by the engine");
+    }
     if (!this.replicas.delete(replica.id)) return;
     this.step(`remove ${describe(replica)}`);
   }
@@ -166,9 +176,9 @@ export class MemoryEngine implements Engine {
     this.watcher?.(app);
   }
 
-  /** Someone starts a container with Skiff's labels by hand, or an older Skiff left one. */
-  adopt(replica: Replica): void {
-    this.replicas.set(replica.id, replica);
+  /** Makes every replica look as an older Skiff started it: without a fingerprint label. */
+  forgetFingerprints(): void {
+    for (const replica of this.replicas.values()) delete replica.fingerprint;
   }
 }
 

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { canonicalJson, type TestContainer, testKey } from "./test-key.js";
+import { canonicalJson } from "../../canonical-json.js";
+import { FILES_LABEL, type TestContainer, testKey } from "./test-key.js";
 
 const test: TestContainer = {
   imageId: "sha256:aaa",
@@ -67,6 +68,16 @@ describe("testKey", () => {
       [nextRun(api, { NetworkingConfig: { EndpointsConfig: { n: { Aliases: ["db"] } } } })],
     ],
     ["one dependency fewer", test, []],
+    [
+      "other release files of the service",
+      nextRun(test, { Labels: { ...test.options.Labels, [FILES_LABEL]: "sha256:f2" } }),
+      [api],
+    ],
+    [
+      "other release files of a dependency",
+      test,
+      [nextRun(api, { Labels: { ...api.options.Labels, [FILES_LABEL]: "sha256:f3" } })],
+    ],
   ] as const)("changes with %s", (_what, changed, dependencies) => {
     expect(testKey(changed, dependencies)).not.toBe(base);
   });

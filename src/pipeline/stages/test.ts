@@ -10,7 +10,7 @@ import { isGone, unless } from "../../docker/errors.js";
 import type { PlanService } from "../../spec/index.js";
 import type { BuiltImage, RunContext } from "../pipeline.js";
 import { StageFailure } from "../pipeline.js";
-import { type TestContainer, testKey } from "./test-key.js";
+import { FILES_LABEL, type TestContainer, testKey } from "./test-key.js";
 
 /**
  * Removes the test containers and networks of this installation that a
@@ -49,7 +49,7 @@ function withFilesLabel<T extends { Labels?: Record<string, string> }>(
 ): T {
   if (!files) return options;
   const digest = createHash("sha256").update(files).digest("hex");
-  return { ...options, Labels: { ...options.Labels, "skiff.files": `sha256:${digest}` } };
+  return { ...options, Labels: { ...options.Labels, [FILES_LABEL]: `sha256:${digest}` } };
 }
 
 /** The release's files in a test container, as in a replica; a failure fails the stage. */
@@ -260,8 +260,10 @@ async function runTestEntry(
     const containers = containersOn(network.id);
     // Dependencies that do not depend on each other start and become healthy
     // at the same time, level after level, as a deploy starts services.
+    // Every start settles before the first failure is thrown, so the cleanup
+    // below knows every container that was created.
     for (const level of dependencyLevels(containers.dependencies.map((d) => d.service))) {
-      await Promise.all(
+      const results = await Promise.allSettled(
         level.map(async (service) => {
           const dependency = containers.dependencies.find((d) => d.service === service);
           if (!dependency) return;
@@ -274,6 +276,8 @@ async function runTestEntry(
           await waitHealthy(docker, container.id, service, ctx.signal);
         }),
       );
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     }
     ctx.log(`$ ${entry.run}`, entry.service);
     const container = await docker.createContainer(containers.test);
@@ -290,8 +294,15 @@ async function runTestEntry(
       partial = parts.pop() ?? "";
       for (const line of parts) ctx.log(line, entry.service);
     });
-    // Already stopped or gone: the wait below ends anyway.
-    const onAbort = () => void container.kill().catch(unless("notRunning", "noSuchObject"));
+    // Already stopped or gone: the wait below ends anyway. Any other answer
+    // is said; the cleanup below removes the container with force.
+    const onAbort = () =>
+      void container
+        .kill()
+        .catch(unless("notRunning", "noSuchObject"))
+        .catch((error: Error) =>
+          ctx.log(`could not stop the test on cancel: ${error.message}`, entry.service),
+        );
     ctx.signal.addEventListener("abort", onAbort);
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -303,7 +314,11 @@ async function runTestEntry(
     }
     ctx.log(`passed: ${entry.run}`, entry.service);
   } finally {
-    await removeAll(docker, created, [network.id]);
+    // A cleanup that fails must not hide the test's own outcome: it is said,
+    // and what is left is removed at the next server start (removeTestLeftovers).
+    await removeAll(docker, created, [network.id]).catch((error: Error) =>
+      ctx.log(`could not remove the test's containers: ${error.message}`, entry.service),
+    );
   }
 }
 
