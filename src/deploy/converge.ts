@@ -97,9 +97,12 @@ export async function converge(deps: ConvergeDeps, input: ConvergeInput): Promis
       // Never two on one volume: what is left of this service (a dead or
       // unhealthy replica, one of an older release after a crash, one still
       // stopping in the background) is gone before a new one starts.
-      await deps.untilRetired(app, [service.name]);
-      await Promise.all(retire.map((r) => engine.remove(r)));
-      for (const r of retire) removedNow.add(r.id);
+      // Replicas of services the plan no longer has go too: one may be the
+      // same database under its old name, on the same volume.
+      const stale = [...retire, ...decision.strays].filter((r) => !removedNow.has(r.id));
+      await deps.untilRetired(app, [service.name, ...decision.strays.map((r) => r.service)]);
+      await Promise.all(stale.map((r) => engine.remove(r)));
+      for (const r of stale) removedNow.add(r.id);
     }
     images ??= await engine.prepare({ app, volumes: plan.volumes, images: release.images, log });
     const files = input.files()[service.name];
