@@ -136,6 +136,26 @@ describe("Pipeline", () => {
     );
   });
 
+  it("shows rolling-back while a failed deploy is undone, then failed", async () => {
+    let statusWhileUndoing: string | undefined;
+    const { root, runs, pipeline } = setup(
+      runners({
+        deploy: async (ctx) => {
+          ctx.rollingBack();
+          statusWhileUndoing = runs.getRun(ctx.run.id)?.status;
+          throw new StageFailure("replica 1 of r1: GET / → HTTP 500");
+        },
+      }),
+    );
+    const run = await pipeline.submit("shop", { kind: "upload" }, source()).finished;
+    expect(statusWhileUndoing).toBe("rolling-back");
+    expect(run.status).toBe("failed");
+    const statuses = readJournal(runDir(join(root, "runs"), "shop", 1))
+      .filter((e): e is Extract<RunEvent, { type: "run" }> => e.type === "run")
+      .map((e) => e.status);
+    expect(statuses).toEqual(["queued", "running", "rolling-back", "failed"]);
+  });
+
   it("supersedes a queued run when a newer one arrives, and runs the newest", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
