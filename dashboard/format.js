@@ -40,6 +40,7 @@ const TONES = {
   live: "good",
   succeeded: "good",
   running: "busy",
+  "rolling-back": "bad",
   healthy: "good",
   queued: "busy",
   starting: "busy",
@@ -84,6 +85,9 @@ export function formatRunEvent(event) {
     case "run":
       if (event.status === "queued") return "-----> queued";
       if (event.status === "running") return undefined;
+      if (event.status === "rolling-back") {
+        return "-----> rolling back: the previous release keeps serving";
+      }
       return `=====> run ${event.status}${event.reason ? `: ${event.reason}` : ""}`;
     default:
       return undefined;
