@@ -161,7 +161,13 @@ function get(
   });
 }
 
-function webState(app: string, replicas: Replica[], domain: string): EdgeAppState {
+/** One app's web backend; `checked` marks the replicas as Skiff's own health check passed them (a deploy does). */
+function webState(
+  app: string,
+  replicas: Replica[],
+  domain: string,
+  { checked = false } = {},
+): EdgeAppState {
   const backend = backendName(app, "web");
   return {
     backends: [
@@ -172,6 +178,7 @@ function webState(app: string, replicas: Replica[], domain: string): EdgeAppStat
         servers: replicas.map((r) => ({
           name: r.name,
           address: { host: "127.0.0.1", port: r.port },
+          ...(checked ? { checked } : {}),
         })),
       },
     ],
@@ -276,18 +283,39 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
     expect(readFileSync(join(dir, "haproxy.cfg"), "utf8")).toBe(router.render());
   }, 30_000);
 
-  it("adds a replica and removes one under load with no error and no reload", async () => {
+  it("adds a replica Skiff checked at once and removes one under load, with no error and no reload", async () => {
     const before = await processes();
     const load = startLoad(edgePort, "shop.localhost");
     // In flight on r1-1 (the only server yet) until after r1-1's removal begins.
     const slow = get(edgePort, "shop.localhost", "GET", "/slow");
     await sleep(500);
 
-    const added = await router.setApp("shop", webState("shop", [r1(), r2a()], "shop.localhost"));
+    const mark = runtime.sent.length;
+    const admitted: string[][] = [];
+    const added = await router.setApp(
+      "shop",
+      webState("shop", [r1(), r2a()], "shop.localhost", { checked: true }),
+      { onAdmitted: (_backend, servers) => admitted.push(servers) },
+    );
+    expect(admitted).toEqual([["r2-1"]]);
+    // Admitted without waiting for HAProxy's check: no status poll between
+    // creating it and giving it weight, its check state forced up.
+    const sent = runtime.sent.slice(mark);
+    const enabled = sent.indexOf("enable server app_shop__web/r2-1");
+    const weighted = sent.indexOf("set server app_shop__web/r2-1 weight 1");
+    expect(enabled).toBeGreaterThanOrEqual(0);
+    expect(sent.slice(enabled + 1, weighted)).toEqual(["set server app_shop__web/r2-1 health up"]);
     const status = await router.serverStatus("app_shop__web");
-    expect(status.get("r2-1")).toMatchObject({ up: true, admin: "ready", weight: 1 });
+    expect(status.get("r2-1")).toMatchObject({ admin: "ready", weight: 1 });
+    // HAProxy's own checks go on: its first one passes soon after.
+    await waitFor("HAProxy's first check of r2-1 to pass", async () =>
+      Boolean((await router.serverStatus("app_shop__web")).get("r2-1")?.up),
+    );
     await sleep(500);
-    const removal = router.setApp("shop", webState("shop", [r2a()], "shop.localhost"));
+    const removal = router.setApp(
+      "shop",
+      webState("shop", [r2a()], "shop.localhost", { checked: true }),
+    );
     // The drain waits for the slow request; the removal ends after it.
     const first = await Promise.race([slow.then(() => "slow"), removal.then(() => "removal")]);
     const removed = await removal;
@@ -390,23 +418,59 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
     r2a().crash = false;
   }, 60_000);
 
-  it("keeps a backend's servers when a new one never passes the check, and says why", async () => {
+  it("keeps a backend's servers when a new one Skiff did not check never passes HAProxy's check, and says why", async () => {
     const dead = await freePort();
-    const broken = webState("blog", [r1()], "blog.localhost");
+    // The new server alone: were it admitted, blog's r1-1 would be drained and removed for it.
+    const broken = webState("blog", [], "blog.localhost");
     broken.backends[0]?.servers.push({ name: "r5-1", address: { host: "127.0.0.1", port: dead } });
     const error = await router.setApp("blog", broken).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(
       /did not pass within 6 s for app_blog__web\/r5-1: last check L4CON .*Connection refused/,
     );
-    // Added at weight 0, so it took no request while its check failed.
-    expect((await router.serverStatus("app_blog__web")).get("r5-1")).toMatchObject({
-      up: false,
-      weight: 0,
-    });
+    // Added at weight 0, so it took no request while its check failed; r1-1 still serves.
+    const status = await router.serverStatus("app_blog__web");
+    expect(status.get("r5-1")).toMatchObject({ up: false, weight: 0 });
+    expect(status.get("r1-1")).toMatchObject({ up: true, admin: "ready", weight: 1 });
     expect(await get(edgePort, "blog.localhost")).toEqual({ status: 200, body: "r1-1" });
 
     // The deploy's rollback: the previous state again.
+    await router.setApp("blog", webState("blog", [r1()], "blog.localhost"));
+    expect([...(await router.serverStatus("app_blog__web")).keys()]).toEqual(["r1-1"]);
+  }, 30_000);
+
+  it("takes a server Skiff checked out by HAProxy's own checks when it stops answering, with no request failing", async () => {
+    const dead = await freePort(); // Skiff's check passed, then the replica died
+    const load = startLoad(edgePort, "blog.localhost", { requests: 2000, ms: 10_000 });
+    await sleep(300);
+    const state = webState("blog", [r1()], "blog.localhost", { checked: true });
+    state.backends[0]?.servers.push({
+      name: "r5-1",
+      address: { host: "127.0.0.1", port: dead },
+      checked: true,
+    });
+    expect(await router.setApp("blog", state)).toEqual({ reloaded: false });
+    // Admitted at once: it is in the rotation...
+    expect((await router.serverStatus("app_blog__web")).get("r5-1")).toMatchObject({
+      admin: "ready",
+      weight: 1,
+    });
+    // ...until HAProxy's checks (fall 2) take it out.
+    await waitFor(
+      "HAProxy to mark r5-1 down",
+      async () => {
+        const server = (await router.serverStatus("app_blog__web")).get("r5-1");
+        return server?.up === false && /L4CON/.test(server.check);
+      },
+      5000,
+    );
+    await sleep(300);
+    const result = await load.stop();
+    // Requests round robin sent to it failed to connect and were retried on r1-1.
+    expect(result.errors).toEqual([]);
+    expect(result.statuses).toEqual({ 200: result.requests });
+    expect(result.answeredBy).toEqual({ "r1-1": result.requests });
+
     await router.setApp("blog", webState("blog", [r1()], "blog.localhost"));
     expect([...(await router.serverStatus("app_blog__web")).keys()]).toEqual(["r1-1"]);
   }, 30_000);

@@ -5,6 +5,7 @@
 // docs/BENCHMARKS.md.
 
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   cpSync,
   mkdirSync,
@@ -16,7 +17,7 @@ import {
 } from "node:fs";
 import { createConnection } from "node:net";
 import { cpus, homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -448,14 +449,16 @@ export async function machineLine(server, command) {
  * A bench's last step: `measure()`, then `report(measured, machineLine)`'s
  * markdown on stdout, and with --write in docs/BENCHMARKS.md between the
  * bench's markers. A failure is printed and sets exit code 1 (130 after
- * Ctrl-C).
+ * Ctrl-C). A bench that runs without the Skiff server passes `machine`
+ * (command → the first sentence) instead of `server`.
  */
-export async function runBench(name, { server, options, interrupt }, measure, report) {
+export async function runBench(name, { server, machine, options, interrupt }, measure, report) {
   const args = process.argv.slice(2);
   const command = `node bench/${name}.mjs${args.length ? ` ${args.join(" ")}` : ""}`;
   try {
     const measured = await measure();
-    const markdown = report(measured, await machineLine(server, command));
+    const line = machine ? await machine(command) : await machineLine(server, command);
+    const markdown = report(measured, line);
     process.stdout.write(markdown);
     if (options.write) writeSection(`bench/${name}`, markdown);
   } catch (error) {
@@ -481,5 +484,230 @@ export async function destroyApp(app) {
   const result = await skiff(["apps:destroy", app, "--confirm", app], { allowFailure: true });
   if (result.code !== 0 && !/not found|no app/i.test(result.output)) {
     progress(`could not destroy ${app}: ${tail(result.output, 5)}`);
+  }
+}
+
+/**
+ * A Skiff installation of the bench's own: a temporary SKIFF_HOME, free
+ * 127.0.0.1 ports for the API, edge, stats page and registry, and `skiff
+ * server` in the foreground as a child in a process group of its own (so a
+ * Ctrl-C reaches the bench, which cleans up, not the server), started with
+ * `nodeArgs` (e.g. --cpu-prof). Its log lines arrive with the time they were
+ * read (`lines`, `onLine`). Returns what serverConfig() returns plus `pid`,
+ * `env`, `instance` (the skiff.instance label value of its objects),
+ * `registryPrefix`, `skiff(args, options)` on this server,
+ * `restart({ nodeArgs })` (stops the control plane by its pid and starts it
+ * again, e.g. profiled; the registry, the edge and the apps keep running), and
+ * `destroy()`: stops the server (SIGTERM, by its pid), then its registry and
+ * edge (`skiff server stop --all`), removes every container, network and
+ * volume carrying its instance label and every image tagged with its
+ * registry's address, and deletes the home. Never throws from destroy().
+ */
+export async function sandboxServer({ prefix = "skiff-bench-", nodeArgs = [], onLine } = {}) {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  const ports = [];
+  for (let i = 0; i < 4; i++) ports.push(await freeLocalPort(ports));
+  const [apiPort, edgePort, statsPort, registryPort] = ports;
+  const env = {
+    ...process.env,
+    SKIFF_HOME: home,
+    SKIFF_PORT: String(apiPort),
+    SKIFF_EDGE_PORT: String(edgePort),
+    SKIFF_EDGE_STATS_PORT: String(statsPort),
+    SKIFF_REGISTRY_PORT: String(registryPort),
+  };
+  for (const name of ["SKIFF_URL", "SKIFF_TOKEN", "SKIFF_REGISTRY_URL"]) delete env[name];
+  const url = `http://127.0.0.1:${apiPort}`;
+  const lines = [];
+  let child;
+  let exited;
+
+  const start = async (args) => {
+    child = spawn(process.execPath, [...args, SKIFF, "server"], {
+      env,
+      cwd: home,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    exited = new Promise((resolve) => child.once("exit", resolve));
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffer = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        const at = Date.now();
+        buffer += chunk;
+        let newline = buffer.indexOf("\n");
+        while (newline >= 0) {
+          const text = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          lines.push({ at, text });
+          onLine?.({ at, text });
+          newline = buffer.indexOf("\n");
+        }
+      });
+    }
+    sandbox.pid = child.pid;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) {
+        throw new Error(
+          `skiff server exited (${child.exitCode}):\n${lines.map((l) => l.text).join("\n")}`,
+        );
+      }
+      const answer = await fetch(`${url}/api/v1/healthz`, {
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
+      if (answer?.ok) break;
+      if (Date.now() > deadline) throw new Error("skiff server did not answer within 60 s");
+      await sleep(200);
+    }
+  };
+
+  const stop = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const sandbox = {
+    home,
+    url,
+    edgePort,
+    statsPort,
+    registryPort,
+    registryPrefix: `127.0.0.1:${registryPort}/`,
+    // LABELS.instance of this installation, as src/docker/engine.ts derives it.
+    instance: createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12),
+    env,
+    pid: undefined,
+    lines,
+    token: undefined,
+    skiff: (args, options = {}) => skiff(args, { env, ...options }),
+    async restart({ nodeArgs: args = [] } = {}) {
+      await stop();
+      await start(args);
+    },
+    async destroy() {
+      try {
+        await stop();
+      } catch (error) {
+        progress(`could not stop skiff server (pid ${child?.pid}): ${error.message}`);
+      }
+      const stopped = await run(process.execPath, [SKIFF, "server", "stop", "--all"], { env });
+      if (stopped.code !== 0) progress(`skiff server stop --all: ${tail(stopped.output, 5)}`);
+      try {
+        await removeInstanceObjects(home, sandbox.registryPrefix);
+      } catch (error) {
+        progress(`cleanup of ${home}'s Docker objects failed: ${error.message}`);
+      }
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+  try {
+    await start(nodeArgs);
+    sandbox.token = readFileSync(join(home, "admin-token"), "utf8").trim();
+  } catch (error) {
+    await sandbox.destroy();
+    throw error;
+  }
+  return sandbox;
+}
+
+/** A 127.0.0.1 port nothing listens on now, not one of `taken`. */
+async function freeLocalPort(taken = []) {
+  const { createServer } = await import("node:net");
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const probe = createServer();
+      probe.once("error", reject);
+      probe.listen(0, "127.0.0.1", () => {
+        const { port: chosen } = probe.address();
+        probe.close(() => resolve(chosen));
+      });
+    });
+    if (!taken.includes(port)) return port;
+  }
+}
+
+/**
+ * Removes what the installation at `home` made on the Docker host, as
+ * test/support/skiff-harness.ts does: containers, networks and volumes by
+ * its instance label (LABELS.instance = instanceId(home), from dist/), then
+ * the images tagged with its registry's address. Other installations on the
+ * same host keep theirs.
+ */
+async function removeInstanceObjects(home, imagePrefix) {
+  const { instanceId, LABELS, removeImagesTagged } = await import(
+    new URL("../../dist/docker/engine.js", import.meta.url).href
+  );
+  const docker = dockerClient();
+  const label = [`${LABELS.instance}=${instanceId(home)}`];
+  const gone = (error) => error.statusCode === 404;
+  for (const c of await docker.listContainers({ all: true, filters: { label } })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch((error) => {
+        if (!gone(error)) progress(`could not remove container ${c.Names?.[0]}: ${error.message}`);
+      });
+  }
+  for (const n of await docker.listNetworks({ filters: { label } })) {
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch((error) => {
+        if (!gone(error)) progress(`could not remove network ${n.Name}: ${error.message}`);
+      });
+  }
+  const { Volumes } = await docker.listVolumes({ filters: { label } });
+  for (const v of Volumes ?? []) {
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch((error) => {
+        if (!gone(error)) progress(`could not remove volume ${v.Name}: ${error.message}`);
+      });
+  }
+  await removeImagesTagged(docker, imagePrefix);
+}
+
+/** VmRSS of a process in bytes, from /proc/PID/status. */
+export function processRss(pid) {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`/proc/${pid}/status has no VmRSS`);
+  return Number(match[1]) * 1024;
+}
+
+/** The tiny image the tests use (test/support/busybox-image.ts): Debian's static busybox, imported. */
+export const BUSYBOX_IMAGE = "skiff-test/busybox:1";
+
+/**
+ * Imports Debian's busybox-static as BUSYBOX_IMAGE unless the Docker host
+ * has it, as test/support/busybox-image.ts does (no registry, seconds).
+ * Returns whether it imported it, so the bench can remove what it added.
+ */
+export async function ensureBusyboxImage(docker = dockerClient()) {
+  const existing = await docker.listImages({ filters: { reference: [BUSYBOX_IMAGE] } });
+  if (existing.length > 0) return { image: BUSYBOX_IMAGE, imported: false };
+  const root = mkdtempSync(join(tmpdir(), "skiff-bench-busybox-"));
+  try {
+    mkdirSync(join(root, "rootfs", "bin"), { recursive: true });
+    cpSync("/bin/busybox", join(root, "rootfs", "bin", "busybox"));
+    for (const applet of ["sh", "sleep", "echo", "cat", "wget", "httpd"]) {
+      execFileSync("ln", ["-s", "busybox", join(root, "rootfs", "bin", applet)]);
+    }
+    const tarball = join(root, "rootfs.tar");
+    execFileSync("tar", ["-C", join(root, "rootfs"), "-cf", tarball, "."]);
+    const [repo, tag] = BUSYBOX_IMAGE.split(":");
+    const { createReadStream } = await import("node:fs");
+    const stream = await docker.importImage(createReadStream(tarball), { repo, tag });
+    await new Promise((resolve, reject) =>
+      docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())),
+    );
+    return { image: BUSYBOX_IMAGE, imported: true };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 }

@@ -7,8 +7,17 @@ import { edgeServerName, type Replica } from "./engine.js";
  * What the edge should send one app's traffic to: a backend per service
  * with routes, holding the replicas given (those that serve), and each
  * route's domain mapped to its backend. Pure, so tests compare by equality.
+ *
+ * Every replica given passed Skiff's own health check (a new one just did,
+ * a kept one serves), so the edge admits it at once (`checked`), except
+ * those in `unchecked`: old replicas a rollback started again, which the
+ * edge's own check must pass first.
  */
-export function toEdgeAppState(plan: Plan, serving: readonly Replica[]): EdgeAppState {
+export function toEdgeAppState(
+  plan: Plan,
+  serving: readonly Replica[],
+  unchecked: ReadonlySet<string> = new Set(),
+): EdgeAppState {
   const backends: EdgeBackendSpec[] = [];
   const domains: Record<string, string> = {};
   for (const service of plan.services) {
@@ -22,7 +31,11 @@ export function toEdgeAppState(plan: Plan, serving: readonly Replica[]): EdgeApp
           r.service === service.name && r.address ? [{ ...r, address: r.address }] : [],
         )
         .sort((a, b) => a.release - b.release || a.replica - b.replica)
-        .map((r) => ({ name: edgeServerName(r), address: r.address })),
+        .map((r) => ({
+          name: edgeServerName(r),
+          address: r.address,
+          ...(unchecked.has(r.id) ? {} : { checked: true }),
+        })),
     });
     for (const route of service.routes) domains[route.domain] = name;
   }

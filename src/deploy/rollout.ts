@@ -291,7 +291,7 @@ class Rollout {
     if (this.lastApplied !== undefined) {
       const before = this.before.map((r) => resumed.get(r.id) ?? r);
       const restore = previousPlan
-        ? this.deps.edge.setApp(app, toEdgeAppState(previousPlan, before))
+        ? this.deps.edge.setApp(app, toEdgeAppState(previousPlan, before, new Set(resumed.keys())))
         : this.deps.edge.removeApp(app);
       await restore.catch(failedTo("restore the previous routes on the edge"));
     }

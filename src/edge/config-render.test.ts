@@ -44,8 +44,11 @@ describe("renderEdgeConfig", () => {
 
   it("routes by Host without its port through the domain map, else the 404 page", () => {
     expect(config).toContain("bind :8080\n");
-    expect(config).toContain("req.hdr(host),field(1,:),lower");
-    expect(config).toContain("use_backend %[var(txn.skiff_host),map(/srv/skiff/edge/domains.map)]");
+    // The lookup inside use_backend, with no variable set before it (a set-var cost CPU per request).
+    expect(config).toContain(
+      "use_backend %[req.hdr(host),field(1,:),lower,map(/srv/skiff/edge/domains.map)]",
+    );
+    expect(config).not.toMatch(/http-request set-var/);
     expect(config).toContain("default_backend skiff_not_found");
     expect(config).toContain("http-request return status 404");
     expect(config).toContain("file /srv/skiff/edge/not-found.html");
@@ -63,9 +66,16 @@ describe("renderEdgeConfig", () => {
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     http-request set-header X-Real-IP %[src]
     http-request del-header Forwarded
-    # Route by the Host header`);
+    # Route by the Host header without its port, case-insensitively.`);
     // add-header and option forwardfor would keep the client's value beside Skiff's.
     expect(config).not.toMatch(/add-header X-Forwarded|option forwardfor/);
+  });
+
+  it("logs HAProxy's own messages but builds no log line per request", () => {
+    expect(config).toContain("\n    log stderr format short local0 notice\n");
+    // A `log` line in a proxy (or in defaults) makes HAProxy build a line for every request.
+    expect(config.match(/^\s*log /gm)).toHaveLength(1);
+    expect(config).not.toMatch(/option (httplog|dontlognull)|log-format/);
   });
 
   it("has no app backend while no app is deployed", () => {

@@ -30,15 +30,11 @@ global
     # the listening sockets, so a reload drops no connection.
     stats socket ${input.runtimeSocket} mode 600 level admin expose-fd listeners
     stats timeout 30s
-    log stderr format short local0 notice
-    # No maxconn: HAProxy derives it from the file-descriptor limit it is
+${LOGGING}    # No maxconn: HAProxy derives it from the file-descriptor limit it is
     # given, and a fixed value above that limit makes it refuse to start.
 
 defaults
     mode http
-    log global
-    option httplog
-    option dontlognull
     # On reload, old workers close idle keep-alive connections after their
     # next response instead of cutting them.
     option idle-close-on-response
@@ -51,9 +47,10 @@ defaults
 
 frontend skiff_http
     bind :${input.httpPort}
-${FORWARDED_HEADERS}    # Route by the Host header without its port, case-insensitively.
-    http-request set-var(txn.skiff_host) req.hdr(host),field(1,:),lower
-    use_backend %[var(txn.skiff_host),map(${input.domainMapFile})]
+${FORWARDED_HEADERS}    # Route by the Host header without its port, case-insensitively. The
+    # lookup sits in use_backend itself: a set-var before it cost CPU on
+    # every request (docs/BENCHMARKS.md, bench/edge-config-cost).
+    use_backend %[req.hdr(host),field(1,:),lower,map(${input.domainMapFile})]
     default_backend skiff_not_found
 
 frontend skiff_stats
@@ -67,6 +64,20 @@ backend skiff_not_found
     http-request return status 404 content-type "text/html; charset=utf-8" file ${input.notFoundPageFile}
 ${input.backends.length > 0 ? BACKENDS_NOTE : ""}${input.backends.map(renderBackend).join("")}`;
 }
+
+/**
+ * What the edge logs: HAProxy's own messages (server UP and DOWN, reloads,
+ * alerts), which it prints to stderr, the edge's log file, whatever the log
+ * settings say. No proxy has a `log` line, so HAProxy builds no log line per
+ * request. With `log global` in defaults it built one for every request (the
+ * default format, or `option httplog`'s), only for this target's `notice`
+ * level to drop each of them: "Connections are logged at level info"
+ * (configuration.txt, "log"). That cost CPU on every request
+ * (docs/BENCHMARKS.md, bench/edge-config-cost). The global target stays for
+ * the messages HAProxy sends without a proxy.
+ */
+export const LOGGING = `    log stderr format short local0 notice
+`;
 
 /**
  * What the edge tells an app about who asked, for every frontend that routes

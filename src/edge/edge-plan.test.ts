@@ -51,7 +51,7 @@ describe("planEdgeChanges", () => {
       plan: { backends: [], maps: [] },
     },
     {
-      case: "a new replica: created at weight 0 with checks on, admitted once its check passed",
+      case: "a new replica Skiff has not checked: created at weight 0 with checks on, admitted once HAProxy's check passed",
       desired: desired([
         backend(SHOP, [
           { name: "r1-1", address: { host: "127.0.0.1", port: 4001 } },
@@ -72,6 +72,7 @@ describe("planEdgeChanges", () => {
                   `enable health ${SHOP}/r2-1`,
                   `enable server ${SHOP}/r2-1`,
                 ],
+                waitForCheck: true,
                 admit: [`set server ${SHOP}/r2-1 weight 1`],
               },
             ],
@@ -81,6 +82,49 @@ describe("planEdgeChanges", () => {
         ],
         maps: [],
       },
+    },
+    {
+      case: "a new replica Skiff checked: admitted at once, its check state forced up, HAProxy's checks on",
+      desired: desired([
+        backend(SHOP, [
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 } },
+          { name: "r2-1", address: { host: "127.0.0.1", port: 4002 }, checked: true },
+        ]),
+      ]),
+      actual: actual([SHOP], [running(SHOP, "r1-1", 4001)]),
+      plan: {
+        backends: [
+          {
+            backend: SHOP,
+            add: [
+              {
+                backend: SHOP,
+                server: { name: "r2-1", address: { host: "127.0.0.1", port: 4002 }, checked: true },
+                create: [
+                  `add server ${SHOP}/r2-1 127.0.0.1:4002 check inter 1s fastinter 100ms downinter 100ms fall 2 rise 2 pool-max-conn -1 pool-purge-delay 5s weight 0`,
+                  `enable health ${SHOP}/r2-1`,
+                  `enable server ${SHOP}/r2-1`,
+                ],
+                waitForCheck: false,
+                admit: [`set server ${SHOP}/r2-1 health up`, `set server ${SHOP}/r2-1 weight 1`],
+              },
+            ],
+            update: [],
+            remove: [],
+          },
+        ],
+        maps: [],
+      },
+    },
+    {
+      case: "a replica Skiff checked that the edge already has: nothing to do",
+      desired: desired([
+        backend(SHOP, [
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 }, checked: true },
+        ]),
+      ]),
+      actual: actual([SHOP], [running(SHOP, "r1-1", 4001)]),
+      plan: { backends: [], maps: [] },
     },
     {
       case: "a replica gone from the state is removed; one marked draining is drained",
@@ -210,18 +254,24 @@ describe("planEdgeChanges", () => {
     expect(planEdgeChanges(desired, actual, MAP)).toEqual(plan);
   });
 
-  it("adds a server that is draining from the start without waiting for it", () => {
-    const plan = planEdgeChanges(
-      desired([
-        backend(SHOP, [
-          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 }, draining: true },
+  it.each([{ checked: false }, { checked: true }])(
+    "adds a server that is draining from the start without waiting for it (checked: $checked)",
+    ({ checked }) => {
+      const plan = planEdgeChanges(
+        desired([
+          backend(SHOP, [
+            { name: "r1-1", address: { host: "127.0.0.1", port: 4001 }, draining: true, checked },
+          ]),
         ]),
-      ]),
-      actual([SHOP]),
-      MAP,
-    );
-    expect(plan.backends[0]?.add[0]?.admit).toEqual([`set server ${SHOP}/r1-1 state drain`]);
-  });
+        actual([SHOP]),
+        MAP,
+      );
+      expect(plan.backends[0]?.add[0]).toMatchObject({
+        waitForCheck: false,
+        admit: [`set server ${SHOP}/r1-1 state drain`],
+      });
+    },
+  );
 });
 
 describe("isEmptyPlan", () => {

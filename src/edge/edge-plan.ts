@@ -11,13 +11,18 @@ export interface ActualEdge {
   domains: Map<string, string>;
 }
 
-/** A server added through the runtime API, out of the rotation until its first check passes. */
+/** A server added through the runtime API, out of the rotation until it is admitted. */
 export interface ServerAddition {
   backend: string;
   server: EdgeServerSpec;
   /** Create it (weight 0, so no request reaches it yet) and start its checks. */
   create: string[];
-  /** Once HAProxy's check passed: put it in the rotation (or in drain, when it is draining). */
+  /**
+   * Whether to wait for HAProxy's first passing check before `admit`: only
+   * for a server Skiff has not checked itself, which is not draining.
+   */
+  waitForCheck: boolean;
+  /** Put it in the rotation (or in drain, when it is draining). */
   admit: string[];
 }
 
@@ -51,9 +56,17 @@ export interface EdgePlan {
  *
  * Backends that appear or disappear need a reload; everything else is a
  * runtime API command, planned for the backends the running HAProxy has.
- * New servers start at weight 0 and are admitted after their first passing
- * check, because a server added through the runtime API is UP the moment it
- * is enabled, before any check ran (measured on 2.6.12). A departing
+ * New servers start at weight 0. One that passed Skiff's own health check
+ * (`checked`) is admitted at once: `set server B/S health up` "force[s] a
+ * server's health to a new state ... regardless of some slow health checks"
+ * (management.txt 9.3), i.e. to rise + fall - 1 passes, so it takes `fall`
+ * failed checks in a row (SERVER_CHECK in config-render.ts) to take it out,
+ * as for a server that has been passing all along, and HAProxy's checks go
+ * on from there (measured on 2.6.12: the first check ran 0.1 s after the
+ * admission; a server that refused connections was DOWN 0.2 s after it).
+ * Any other new server waits for HAProxy's first passing check, because a
+ * server added through the runtime API is UP the moment it is enabled,
+ * before any check ran (measured on 2.6.12). A departing
  * backend loses its domains and has its servers drained before the reload,
  * so no worker sends it a request once the reload is done; unless one of
  * its domains moves to a backend that only the reload brings, which it keeps
@@ -89,7 +102,8 @@ export function planEdgeChanges(
             `enable health ${id}`,
             `enable server ${id}`,
           ],
-          admit: [server.draining ? `set server ${id} state drain` : `set server ${id} weight 1`],
+          waitForCheck: !server.draining && !server.checked,
+          admit: admission(id, server),
         });
         continue;
       }
@@ -134,6 +148,13 @@ export function planEdgeChanges(
     }
   }
   return plan;
+}
+
+/** What puts a new server in the rotation: drain for a draining one; for one Skiff checked, its check state forced up first. */
+function admission(id: string, server: EdgeServerSpec): string[] {
+  if (server.draining) return [`set server ${id} state drain`];
+  const weight = `set server ${id} weight 1`;
+  return server.checked ? [`set server ${id} health up`, weight] : [weight];
 }
 
 /** Whether a plan changes nothing. */

@@ -57,7 +57,7 @@ export interface EdgeRouterOptions {
   timeouts?: {
     /** How long a removed server may finish its requests before they are cut (10 s). */
     drainMs?: number;
-    /** How long a new server has to pass HAProxy's check before the apply fails (15 s). */
+    /** How long a new server Skiff has not checked has to pass HAProxy's check before the apply fails (15 s). */
     upMs?: number;
     /** How long a reload may take until the new worker answers (15 s). */
     reloadMs?: number;
@@ -113,8 +113,9 @@ export class EdgeRouter implements Edge {
 
   /**
    * Replaces one app's part of the desired state and applies the whole of
-   * it. Resolves once HAProxy matches: new servers passed its check and are
-   * in the rotation, removed ones drained and deleted. On failure the
+   * it. Resolves once HAProxy matches: new servers are in the rotation (at
+   * once when Skiff checked them, `checked`; else once HAProxy's own check
+   * passed), removed ones drained and deleted. On failure the
    * desired state keeps the new value (the files hold it); the caller rolls
    * back by setting the previous state again.
    *
@@ -317,10 +318,11 @@ export class EdgeRouter implements Edge {
 
   /**
    * Runtime API only, in the order that keeps every request served: create
-   * new servers (weight 0), wait for their first passing check, admit them,
-   * only then drain others and change domains, and remove servers last. A
-   * backend whose new servers never pass keeps its old servers. Returns the
-   * failures, so that one backend's does not stop the others.
+   * new servers (weight 0), wait for the first passing check of those Skiff
+   * has not checked itself, admit them all, only then drain others and
+   * change domains, and remove servers last. A backend whose unchecked new
+   * servers never pass keeps its old servers. Returns the failures, so that
+   * one backend's does not stop the others.
    */
   private async applyRuntime(plan: EdgePlan, onAdmitted?: AdmittedListener): Promise<unknown[]> {
     const run = (command: string) => this.runtime.execute(command);
@@ -333,7 +335,8 @@ export class EdgeRouter implements Edge {
             for (const command of addition.create) await run(command);
           }
           const newcomers = changes.add.filter((a) => !a.server.draining).map((a) => a.server.name);
-          if (newcomers.length > 0) await this.waitUntilUp(changes.backend, newcomers, this.upMs);
+          const unchecked = changes.add.filter((a) => a.waitForCheck).map((a) => a.server.name);
+          if (unchecked.length > 0) await this.waitUntilUp(changes.backend, unchecked, this.upMs);
           for (const addition of changes.add)
             for (const command of addition.admit) await run(command);
           if (newcomers.length > 0) onAdmitted?.(changes.backend, newcomers);

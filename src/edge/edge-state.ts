@@ -9,6 +9,13 @@ export interface EdgeServerSpec {
   address: Address;
   /** Kept, but given no new requests: the step before a replica is removed. */
   draining?: boolean;
+  /**
+   * Skiff's own health check passed for this replica (the deploy waited for
+   * it): the edge admits it as soon as it adds it, and HAProxy's checks go on
+   * from there. Without it the edge waits for HAProxy's first passing check
+   * before the replica gets any request, and before any other server drains.
+   */
+  checked?: boolean;
 }
 
 /** One web service of an app: a load-balanced, health-checked set of replicas. */

@@ -83,7 +83,7 @@ describe("DataPlaneSupervisor", () => {
     expect(kinds(store)).toEqual(["started", "died", "restarted"]);
   });
 
-  it("backs off a process that keeps dying soon after it starts, instead of restarting it in a loop", async () => {
+  it("restarts a process that dies soon after its start at once, then backs off if it keeps dying", async () => {
     const { store, process, supervisor } = setup({}, 60_000);
     await supervisor.ensureAll();
     const kill = async () => {
@@ -94,18 +94,45 @@ describe("DataPlaneSupervisor", () => {
     };
     const first = await kill();
     await supervisor.check();
+    expect(runningPid(process)).toBeDefined();
+    expect(runningPid(process)).not.toBe(first);
+    const second = await kill();
+    await supervisor.check();
     expect(runningPid(process)).toBeUndefined();
-    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.2s/);
+    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.2s .*2 times in a row/);
     await supervisor.check();
     expect(runningPid(process)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 250));
     await supervisor.check();
-    expect(runningPid(process)).not.toBe(first);
+    expect(runningPid(process)).not.toBe(second);
     expect(runningPid(process)).toBeDefined();
     await kill();
     await supervisor.check();
     expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.4s/);
-    expect(kinds(store)).toEqual(["started", "died", "restarted", "died"]);
+    expect(kinds(store)).toEqual(["started", "died", "restarted", "died", "restarted", "died"]);
+  });
+
+  it("notices the death of a watched process between regular checks and restarts it", async () => {
+    const { store, process, supervisor } = setup({ watchMs: 20 });
+    await supervisor.ensureAll();
+    supervisor.start(); // regular checks every 2 s (the default): the watch must be what restarts it
+    const pid = runningPid(process) as number;
+    globalThis.process.kill(pid, "SIGKILL");
+    const deadline = Date.now() + 1500;
+    let restarted: number | undefined;
+    while (Date.now() < deadline) {
+      restarted = runningPid(process);
+      if (
+        restarted !== undefined &&
+        restarted !== pid &&
+        supervisor.states()[0]?.state === "running"
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(restarted).toBeDefined();
+    expect(restarted).not.toBe(pid);
+    expect(kinds(store)).toEqual(["started", "died", "restarted"]);
   });
 
   it("replaces a live process after three failed health checks in a row", async () => {

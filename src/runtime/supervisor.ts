@@ -7,6 +7,19 @@ import { runningPid, startDetached } from "./managed-process.js";
 export interface SupervisedProcess extends ManagedProcessSpec {
   /** Renders the process's config files from Skiff's state; called before every start. */
   writeConfig(): void;
+  /**
+   * How often to look whether the process still runs (its pid file and
+   * /proc, no health check), for a process whose death must be noticed
+   * sooner than the regular checks notice it. One found gone is restarted
+   * at once, as a regular check would.
+   */
+  watchMs?: number;
+  /**
+   * Called before each start, after writeConfig: waits for (or ends) what a
+   * dead instance left behind that would make the start fail, such as
+   * children still holding its ports.
+   */
+  beforeStart?(): Promise<void>;
 }
 
 export interface Logger {
@@ -49,14 +62,20 @@ interface Tracked {
   failures: number;
   nextAttempt: number;
   startedAt: number;
+  /** The ensure() under way for this process: a check and a watch never run one at once. */
+  pending?: Promise<void>;
+  watch?: NodeJS.Timeout;
 }
 
 /**
  * Keeps the registry and the edge running. It never owns them: they run
  * detached, so the supervisor only adopts, checks and (re)starts them. A dead
- * process is restarted at once, then with exponential backoff while starts
- * keep failing; every adoption, start, death and failure is recorded as a
- * platform event. `check()` is not reentrant; the timer serialises calls.
+ * process is restarted at once; one that keeps dying soon after its start,
+ * or whose starts keep failing, with exponential backoff. Every adoption,
+ * start, death and failure is recorded as a platform event. The regular
+ * checks run every `intervalMs`; a process with `watchMs` is also looked at
+ * that often for its death alone. For each process one check runs at a time
+ * (a watch that finds a check under way waits for it).
  */
 export class DataPlaneSupervisor {
   private readonly tracked: Tracked[];
@@ -84,10 +103,10 @@ export class DataPlaneSupervisor {
 
   /** Adopts each process that already runs and starts the others. Never throws. */
   async ensureAll(): Promise<void> {
-    await Promise.all(this.tracked.map((t) => this.ensure(t, "boot")));
+    await Promise.all(this.tracked.map((t) => this.once(t, "boot")));
   }
 
-  /** Starts periodic checks. */
+  /** Starts periodic checks, and the watches of the processes that have one. */
   start(): void {
     const tick = async () => {
       this.running = this.check();
@@ -96,18 +115,34 @@ export class DataPlaneSupervisor {
       if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
     };
     this.timer = setTimeout(tick, this.intervalMs);
+    for (const tracked of this.tracked) {
+      const every = tracked.process.watchMs;
+      if (every === undefined) continue;
+      tracked.watch = setInterval(() => {
+        // Only a process believed running can have died; one restarting or
+        // down is the regular checks' (and the backoff's) to start.
+        if (tracked.pending || tracked.status.state !== "running") return;
+        if (runningPid(tracked.process) !== undefined) return;
+        void this.once(tracked, "check");
+      }, every);
+    }
   }
 
-  /** Stops checking; the processes keep running. */
+  /** Stops checking and watching; the processes keep running. */
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    for (const tracked of this.tracked) {
+      if (tracked.watch) clearInterval(tracked.watch);
+      delete tracked.watch;
+    }
     await this.running;
+    await Promise.all(this.tracked.map((t) => t.pending));
   }
 
   /** One round of checks over every process. */
   async check(): Promise<void> {
-    await Promise.all(this.tracked.map((t) => this.ensure(t, "check")));
+    await Promise.all(this.tracked.map((t) => this.once(t, "check")));
   }
 
   states(): ProcessState[] {
@@ -122,6 +157,14 @@ export class DataPlaneSupervisor {
   /** Exponential backoff: initialMs, doubling per failure in a row, at most maxMs. */
   private delay(failures: number): number {
     return Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (failures - 1));
+  }
+
+  /** ensure(), or the one already under way for this process. ensure() never throws. */
+  private once(tracked: Tracked, reason: "boot" | "check"): Promise<void> {
+    tracked.pending ??= this.ensure(tracked, reason).finally(() => {
+      tracked.pending = undefined;
+    });
+    return tracked.pending;
   }
 
   private async ensure(tracked: Tracked, reason: "boot" | "check"): Promise<void> {
@@ -158,10 +201,15 @@ export class DataPlaneSupervisor {
       const upFor = Date.now() - tracked.startedAt;
       let when = "restarting it";
       if (upFor < this.stableMs) {
+        // The first death soon after a start is restarted at once, like any
+        // other: the edge serves nobody until then. Only a process that
+        // keeps dying soon after its starts waits, longer each time.
         tracked.failures++;
-        const delay = this.delay(tracked.failures);
-        tracked.nextAttempt = Date.now() + delay;
-        when = `restarting it in ${delay / 1000}s (it died ${Math.round(upFor / 1000)}s after its start)`;
+        if (tracked.failures > 1) {
+          const delay = this.delay(tracked.failures - 1);
+          tracked.nextAttempt = Date.now() + delay;
+          when = `restarting it in ${delay / 1000}s (it died ${Math.round(upFor / 1000)}s after its start, ${tracked.failures} times in a row)`;
+        }
       }
       this.event(
         tracked,
@@ -181,6 +229,7 @@ export class DataPlaneSupervisor {
     tracked.status.state = wasRunning ? "restarting" : "starting";
     try {
       proc.writeConfig();
+      await proc.beforeStart?.();
       const newPid = await startDetached(proc);
       if (wasRunning || tracked.failures > 0) tracked.status.restarts++;
       tracked.status = { ...tracked.status, pid: newPid, state: "running" };
