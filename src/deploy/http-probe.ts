@@ -125,7 +125,8 @@ export function describeProbe(result: ProbeResult): string {
   return result.error ?? "no answer";
 }
 
-function seconds(ms: number): string {
+/** A duration for people: "30 s", "1.5 s", "250 ms". */
+export function seconds(ms: number): string {
   return ms >= 1000 && ms % 1000 === 0
     ? `${ms / 1000} s`
     : ms < 1000

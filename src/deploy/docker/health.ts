@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import { LABELS } from "../../docker/engine.js";
 import { isGone } from "../../docker/errors.js";
 import type { PlanHealth } from "../../spec/index.js";
-import { describeProbe, probeHttp } from "../http-probe.js";
+import { describeProbe, probeHttp, seconds } from "../http-probe.js";
 import { healthTestCommand, passesHealthTest } from "./health-exec.js";
 
 /** The outcome of waiting: healthy (with the host port of the container port, when asked), or why not. */
@@ -284,12 +284,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function seconds(ms: number): string {
-  return ms >= 1000 && ms % 1000 === 0
-    ? `${ms / 1000} s`
-    : ms < 1000
-      ? `${ms} ms`
-      : `${(ms / 1000).toFixed(1)} s`;
 }
