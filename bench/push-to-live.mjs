@@ -364,7 +364,7 @@ function report(variants, machine) {
       "",
       "Skiff side, median, from its run's events (time zero: the push starts):",
       "",
-      "| push → run starts | source | build | test | publish | api replaced (start → healthy) | web: start → healthy | web: healthy → in the edge's rotation | → first new answer through the edge | release live → old replicas stopped (the push waits) | whole `git push` |",
+      "| push → run starts | source | build | test | publish | api replaced (start → healthy) | web: start → healthy | web: healthy → in the edge's rotation | → first new answer through the edge | release live → deploy stage ends (old replicas stop in the background) | whole `git push` |",
       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       `| ${t((x) => x.queuedMs)} | ${t((x) => x.stages.source)} | ${t((x) => x.stages.build)} | ${t((x) => x.stages.test)} | ${t((x) => x.stages.publish)} | ${v.results.some((r) => apiOf(r)?.healthyMs !== undefined) ? s(med((r) => apiOf(r)?.healthyMs)) : "not replaced (unchanged)"} | ${s(med((r) => webOf(r)?.healthyMs))} | ${s(med((r) => webOf(r)?.rotationMs))} | ${s(med((r) => r.skiff.seenAt - (r.skiff.timeline.webRotationAt ?? Number.NaN)))} | ${t((x) => x.stopOldMs)} | ${s(med((r) => r.skiff.pushMs))} |`,
       "",

@@ -301,7 +301,7 @@ function report({ busy, machineBusy, result, phases, loadEpoch }, machine) {
       "",
       `Where a deploy's time goes (median of the ${deploysOnly.length} deploys, from the run's events; the push returns when the run ends):`,
       "",
-      "| git push, whole | push → run starts | source | build | test | publish | deploy stage | of which: new replicas started → healthy | healthy → in the edge's rotation | old ones drained | live → old replicas stopped (push still waiting) | push → release live | push → first answer of the new release |",
+      "| git push, whole | push → run starts | source | build | test | publish | deploy stage | of which: new replicas started → healthy | healthy → in the edge's rotation | old ones drained | live → deploy stage ends (old replicas stop in the background) | push → release live | push → first answer of the new release |",
       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       `| ${s(mid((p) => p.pushMs))} | ${s(mid((p) => p.timeline.queuedMs))} | ${s(mid((p) => p.timeline.stages.source))} | ${s(mid((p) => p.timeline.stages.build))} | ${s(mid((p) => p.timeline.stages.test))} | ${s(mid((p) => p.timeline.stages.publish))} | ${s(mid((p) => p.timeline.stages.deploy))} | ${s(mid((p) => p.timeline.webHealthyMs))} | ${s(mid((p) => p.timeline.webRotationMs))} | ${s(mid((p) => p.timeline.webDrainMs))} | ${s(mid((p) => p.timeline.stopOldMs))} | ${s(mid((p) => p.timeline.liveAt))} | ${s(mid((p) => firstSeen(result, p)))} |`,
     );
