@@ -83,7 +83,7 @@ describe("DataPlaneSupervisor", () => {
     expect(kinds(store)).toEqual(["started", "died", "restarted"]);
   });
 
-  it("restarts a process that dies soon after its start at once, then backs off if it keeps dying", async () => {
+  it("backs off a process that keeps dying soon after it starts, instead of restarting it in a loop", async () => {
     const { store, process, supervisor } = setup({}, 60_000);
     await supervisor.ensureAll();
     const kill = async () => {
@@ -94,22 +94,18 @@ describe("DataPlaneSupervisor", () => {
     };
     const first = await kill();
     await supervisor.check();
-    expect(runningPid(process)).toBeDefined();
-    expect(runningPid(process)).not.toBe(first);
-    const second = await kill();
-    await supervisor.check();
     expect(runningPid(process)).toBeUndefined();
-    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.2s .*2 times in a row/);
+    expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.2s/);
     await supervisor.check();
     expect(runningPid(process)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 250));
     await supervisor.check();
-    expect(runningPid(process)).not.toBe(second);
+    expect(runningPid(process)).not.toBe(first);
     expect(runningPid(process)).toBeDefined();
     await kill();
     await supervisor.check();
     expect(store.listEvents()[0]?.message).toMatch(/restarting it in 0\.4s/);
-    expect(kinds(store)).toEqual(["started", "died", "restarted", "died", "restarted", "died"]);
+    expect(kinds(store)).toEqual(["started", "died", "restarted", "died"]);
   });
 
   it("notices the death of a watched process between regular checks and restarts it", async () => {

@@ -70,8 +70,9 @@ interface Tracked {
 /**
  * Keeps the registry and the edge running. It never owns them: they run
  * detached, so the supervisor only adopts, checks and (re)starts them. A dead
- * process is restarted at once; one that keeps dying soon after its start,
- * or whose starts keep failing, with exponential backoff. Every adoption,
+ * process is restarted at once; one that dies soon after its start (it
+ * cannot run: a port taken, a bad config), or whose starts keep failing,
+ * with exponential backoff. An adopted process counts as long-running. Every adoption,
  * start, death and failure is recorded as a platform event. The regular
  * checks run every `intervalMs`; a process with `watchMs` is also looked at
  * that often for its death alone. For each process one check runs at a time
@@ -201,15 +202,10 @@ export class DataPlaneSupervisor {
       const upFor = Date.now() - tracked.startedAt;
       let when = "restarting it";
       if (upFor < this.stableMs) {
-        // The first death soon after a start is restarted at once, like any
-        // other: the edge serves nobody until then. Only a process that
-        // keeps dying soon after its starts waits, longer each time.
         tracked.failures++;
-        if (tracked.failures > 1) {
-          const delay = this.delay(tracked.failures - 1);
-          tracked.nextAttempt = Date.now() + delay;
-          when = `restarting it in ${delay / 1000}s (it died ${Math.round(upFor / 1000)}s after its start, ${tracked.failures} times in a row)`;
-        }
+        const delay = this.delay(tracked.failures);
+        tracked.nextAttempt = Date.now() + delay;
+        when = `restarting it in ${delay / 1000}s (it died ${Math.round(upFor / 1000)}s after its start)`;
       }
       this.event(
         tracked,
