@@ -30,6 +30,9 @@ global
     # the listening sockets, so a reload drops no connection.
     stats socket ${input.runtimeSocket} mode 600 level admin expose-fd listeners
     stats timeout 30s
+    # CLI connections served at once (default 10): Skiff's router opens up
+    # to 8 (runtime-api.ts), and skiff status, ps or an operator's socat more.
+    stats maxconn 32
 ${LOGGING}    # No maxconn: HAProxy derives it from the file-descriptor limit it is
     # given, and a fixed value above that limit makes it refuse to start.
 

@@ -75,7 +75,8 @@ export async function startServer(
   }
 
   const docker = connectDocker(config.dockerSocket);
-  const edge = managedEdgeSpec(config);
+  // The router's own lines (reloads, requests cut after a drain) go to the server's log.
+  const edge = managedEdgeSpec(config, { log: (line) => log(`skiff: ${line}`) });
   const processes: SupervisedProcess[] = [edge];
   const registryUrl = config.externalRegistry?.url ?? `http://${config.registryAddress}`;
   if (!config.externalRegistry) processes.unshift(managedRegistrySpec(config));

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { appNetworkName, LABELS } from "../../docker/engine.js";
 import { isGone, unless } from "../../docker/errors.js";
+import { DependencyError } from "../../errors.js";
 import type { PlanHealth, PlanService } from "../../spec/index.js";
 import { type Replica, ReplicaFailure, type ReplicaRequest } from "../engine.js";
 import { containerLogTail } from "./container-logs.js";
@@ -28,7 +29,12 @@ export async function ensureAppResources(
   const networks = await docker.listNetworks({ filters: { name: [network] } });
   if (!networks.some((n) => n.Name === network)) {
     // inProgress (409): another deploy of the same app created it meanwhile.
-    await docker.createNetwork(toNetworkCreateOptions(app, labels)).catch(unless("inProgress"));
+    await docker
+      .createNetwork(toNetworkCreateOptions(app, labels))
+      .catch(unless("inProgress"))
+      .catch((error: Error) => {
+        throw poolsExhausted(error) ?? error;
+      });
   }
   for (const name of volumes) {
     const options = toVolumeCreateOptions(app, name, labels);
@@ -164,6 +170,20 @@ export async function retireReplica(docker: Docker, replica: Pick<Replica, "id">
   await container.stop().catch(unless("notModified", "noSuchObject"));
   // v: its anonymous volumes (ephemeral, one per replica) go with it; named volumes never do.
   await container.remove({ force: true, v: true }).catch(unless("noSuchObject", "inProgress"));
+}
+
+/**
+ * Docker's answer when its address pools are used up: "could not find an
+ * available, non-overlapping IPv4 address pool among the defaults to assign
+ * to the network". Its defaults hold about 31 bridge networks, and every
+ * Skiff app has one.
+ */
+function poolsExhausted(error: Error): DependencyError | undefined {
+  if (!/non-overlapping IPv4 address pool/.test(error.message)) return undefined;
+  return new DependencyError(
+    "Docker has no address range left for the app's network: its default pools hold about 31 networks, and every app (and every running test) uses one",
+    'give Docker more, smaller pools in /etc/docker/daemon.json, e.g. "default-address-pools": [{"base": "10.200.0.0/16", "size": 24}] (256 networks), restart dockerd, and push again; `docker network ls` shows which networks hold the ranges now',
+  );
 }
 
 /** The check a replica passed, in words for the deploy log. */
