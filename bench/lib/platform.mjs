@@ -282,6 +282,7 @@ export async function runTimeline(server, app, number, since) {
     webDrainMs: services.web?.drainMs,
     webRotationAt: services.web?.rotationAt,
     liveAt: live && since !== undefined ? at(live) - since : undefined,
+    // The old replicas stop in the background, after the deploy stage (retirements.ts).
     stopOldMs: live && deploy?.finishedAt ? Date.parse(deploy.finishedAt) - at(live) : undefined,
     events,
   };
@@ -492,8 +493,11 @@ export async function destroyApp(app) {
  * 127.0.0.1 ports for the API, edge, stats page and registry, and `skiff
  * server` in the foreground as a child in a process group of its own (so a
  * Ctrl-C reaches the bench, which cleans up, not the server), started with
- * `nodeArgs` (e.g. --cpu-prof). Its log lines arrive with the time they were
- * read (`lines`, `onLine`). Returns what serverConfig() returns plus `pid`,
+ * `nodeArgs` (e.g. --cpu-prof). It logs to $SKIFF_HOME/logs/server.log
+ * (`--log-file`, as `skiff server start` runs it), not to a pipe: the
+ * server writes its log synchronously, and a pipe the bench is slow to read
+ * would stall it. `logLines()` reads the log back ({at, text}: at from a
+ * JSON line's time). Returns what serverConfig() returns plus `pid`,
  * `env`, `instance` (the skiff.instance label value of its objects),
  * `registryPrefix`, `skiff(args, options)` on this server,
  * `restart({ nodeArgs })` (stops the control plane by its pid and starts it
@@ -503,7 +507,7 @@ export async function destroyApp(app) {
  * volume carrying its instance label and every image tagged with its
  * registry's address, and deletes the home. Never throws from destroy().
  */
-export async function sandboxServer({ prefix = "skiff-bench-", nodeArgs = [], onLine } = {}) {
+export async function sandboxServer({ prefix = "skiff-bench-", nodeArgs = [] } = {}) {
   const home = mkdtempSync(join(tmpdir(), prefix));
   const ports = [];
   for (let i = 0; i < 4; i++) ports.push(await freeLocalPort(ports));
@@ -518,40 +522,47 @@ export async function sandboxServer({ prefix = "skiff-bench-", nodeArgs = [], on
   };
   for (const name of ["SKIFF_URL", "SKIFF_TOKEN", "SKIFF_REGISTRY_URL"]) delete env[name];
   const url = `http://127.0.0.1:${apiPort}`;
-  const lines = [];
+  const logFile = join(home, "logs", "server.log");
+  // What Node itself prints before the log is open (a failed start, a fatal error).
+  const stderrFile = join(home, "logs", "server.stderr");
+  mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
+  const logLines = () =>
+    [stderrFile, `${logFile}.1`, logFile]
+      .flatMap((file) => {
+        try {
+          return readFileSync(file, "utf8").split("\n");
+        } catch {
+          return [];
+        }
+      })
+      .filter(Boolean)
+      .map((text) => {
+        const time = /^\{.*"time":(\d+)/.exec(text)?.[1];
+        return { at: time ? Number(time) : undefined, text };
+      });
   let child;
   let exited;
 
   const start = async (args) => {
-    child = spawn(process.execPath, [...args, SKIFF, "server"], {
+    const { openSync, closeSync } = await import("node:fs");
+    const stderr = openSync(stderrFile, "a", 0o600);
+    child = spawn(process.execPath, [...args, SKIFF, "server", "--log-file", logFile], {
       env,
       cwd: home,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", "ignore", stderr],
     });
+    closeSync(stderr);
     exited = new Promise((resolve) => child.once("exit", resolve));
-    for (const stream of [child.stdout, child.stderr]) {
-      let buffer = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk) => {
-        const at = Date.now();
-        buffer += chunk;
-        let newline = buffer.indexOf("\n");
-        while (newline >= 0) {
-          const text = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          lines.push({ at, text });
-          onLine?.({ at, text });
-          newline = buffer.indexOf("\n");
-        }
-      });
-    }
     sandbox.pid = child.pid;
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) {
         throw new Error(
-          `skiff server exited (${child.exitCode}):\n${lines.map((l) => l.text).join("\n")}`,
+          `skiff server exited (${child.exitCode}):\n${logLines()
+            .slice(-30)
+            .map((l) => l.text)
+            .join("\n")}`,
         );
       }
       const answer = await fetch(`${url}/api/v1/healthz`, {
@@ -582,7 +593,7 @@ export async function sandboxServer({ prefix = "skiff-bench-", nodeArgs = [], on
     instance: createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12),
     env,
     pid: undefined,
-    lines,
+    logLines,
     token: undefined,
     skiff: (args, options = {}) => skiff(args, { env, ...options }),
     async restart({ nodeArgs: args = [] } = {}) {
@@ -654,12 +665,25 @@ async function removeInstanceObjects(home, imagePrefix) {
       });
   }
   for (const n of await docker.listNetworks({ filters: { label } })) {
-    await docker
-      .getNetwork(n.Id)
-      .remove()
-      .catch((error) => {
-        if (!gone(error)) progress(`could not remove network ${n.Name}: ${error.message}`);
-      });
+    // Right after many containers went, Docker may still count their
+    // endpoints ("has active endpoints", 403) for a moment: try again.
+    for (let attempt = 1; ; attempt++) {
+      const failed = await docker
+        .getNetwork(n.Id)
+        .remove()
+        .then(
+          () => undefined,
+          (error) => (gone(error) ? undefined : error),
+        );
+      if (!failed) break;
+      if (failed.statusCode !== 403 || attempt >= 15) {
+        progress(
+          `could not remove network ${n.Name}: ${failed.message}; remove it with \`docker network rm ${n.Name}\``,
+        );
+        break;
+      }
+      await sleep(1000);
+    }
   }
   const { Volumes } = await docker.listVolumes({ filters: { label } });
   for (const v of Volumes ?? []) {
