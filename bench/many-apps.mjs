@@ -93,12 +93,12 @@ import {
   processRss,
   processTicks,
   progress,
+  runJsonBench,
   runTimeline,
   sandboxServer,
   seconds,
   TICKS_PER_SECOND,
   tail,
-  writeSection,
 } from "./lib/platform.mjs";
 
 const TARGETS = { rssBytes: 150 * 1024 * 1024, passMs: 100, apiP99Ms: 50, edgeMs: 50 };
@@ -958,19 +958,4 @@ function report(m) {
   return lines.join("\n");
 }
 
-try {
-  // --from-json FILE: the report of an earlier --json run, without measuring again.
-  const measured = options["from-json"]
-    ? JSON.parse(readFileSync(options["from-json"], "utf8"))
-    : await measure();
-  const markdown = report(measured);
-  // With --json the figures go to stdout for scripts and the readable report to stderr.
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(measured, null, 2)}\n`);
-    process.stderr.write(markdown);
-  } else process.stdout.write(markdown);
-  if (options.write) writeSection("bench/many-apps", markdown);
-} catch (error) {
-  process.stderr.write(`bench/many-apps: ${error.stack ?? error.message}\n`);
-  process.exitCode = interrupt.interrupted ? 130 : 1;
-}
+await runJsonBench("many-apps", { options, interrupt }, measure, report);

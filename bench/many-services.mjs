@@ -59,11 +59,11 @@ import {
   onInterrupt,
   percent,
   progress,
+  runJsonBench,
   runTimeline,
   sandboxServer,
   seconds,
   tail,
-  writeSection,
 } from "./lib/platform.mjs";
 
 const TARGET_RATIO = 2;
@@ -647,19 +647,4 @@ function report(m) {
   return lines.join("\n");
 }
 
-try {
-  // --from-json FILE: the report of an earlier --json run, without measuring again.
-  const measured = options["from-json"]
-    ? JSON.parse(readFileSync(options["from-json"], "utf8"))
-    : await measure();
-  const markdown = report(measured);
-  // With --json the figures go to stdout for scripts and the readable report to stderr.
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(measured, null, 2)}\n`);
-    process.stderr.write(markdown);
-  } else process.stdout.write(markdown);
-  if (options.write) writeSection("bench/many-services", markdown);
-} catch (error) {
-  process.stderr.write(`bench/many-services: ${error.stack ?? error.message}\n`);
-  process.exitCode = interrupt.interrupted ? 130 : 1;
-}
+await runJsonBench("many-services", { options, interrupt }, measure, report);

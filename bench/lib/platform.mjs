@@ -735,3 +735,27 @@ export async function ensureBusyboxImage(docker = dockerClient()) {
     rmSync(root, { recursive: true, force: true });
   }
 }
+
+/**
+ * A sandbox bench's last step: `measure()` (or, with --from-json FILE, the
+ * figures of an earlier --json run), then `report(measured)`'s markdown; with
+ * --json the figures go to stdout for scripts and the report to stderr; with
+ * --write the report also goes into docs/BENCHMARKS.md between the bench's
+ * markers. A failure is printed and sets exit code 1 (130 after Ctrl-C).
+ */
+export async function runJsonBench(name, { options, interrupt }, measure, report) {
+  try {
+    const measured = options["from-json"]
+      ? JSON.parse(readFileSync(options["from-json"], "utf8"))
+      : await measure();
+    const markdown = report(measured);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(measured, null, 2)}\n`);
+      process.stderr.write(markdown);
+    } else process.stdout.write(markdown);
+    if (options.write) writeSection(`bench/${name}`, markdown);
+  } catch (error) {
+    process.stderr.write(`bench/${name}: ${error.stack ?? error.message}\n`);
+    process.exitCode = interrupt.interrupted ? 130 : 1;
+  }
+}
