@@ -119,11 +119,24 @@ export class DataPlaneSupervisor {
     for (const tracked of this.tracked) {
       const every = tracked.process.watchMs;
       if (every === undefined) continue;
+      let goneOnce = false;
       tracked.watch = setInterval(() => {
         // Only a process believed running can have died; one restarting or
         // down is the regular checks' (and the backoff's) to start.
         if (tracked.pending || tracked.status.state !== "running") return;
-        if (runningPid(tracked.process) !== undefined) return;
+        if (runningPid(tracked.process) !== undefined) {
+          goneOnce = false;
+          return;
+        }
+        // Gone at two looks in a row: HAProxy's master re-executes itself on
+        // every reload, and for that instant its /proc entry does not name
+        // the binary; one look would take that for a death, and the restart
+        // would end the live edge.
+        if (!goneOnce) {
+          goneOnce = true;
+          return;
+        }
+        goneOnce = false;
         void this.once(tracked, "check");
       }, every);
     }
