@@ -271,11 +271,17 @@ export class Deployer {
    */
   private async replicasOf(app: string): Promise<Replica[]> {
     const all = await this.options.engine.list(app);
+    // Each older release is read (and its plan decoded) once, however many of its replicas there are.
+    const releases = new Map<number, DeployRelease | undefined>();
+    const releaseOf = (number: number) => {
+      if (!releases.has(number)) releases.set(number, this.options.releases.find(app, number));
+      return releases.get(number);
+    };
     return all
       .filter((r) => !this.retirements.has(r.id))
       .map((r) => {
         if (r.fingerprint !== undefined) return r;
-        const fingerprint = this.options.releases.find(app, r.release)?.fingerprints[r.service];
+        const fingerprint = releaseOf(r.release)?.fingerprints[r.service];
         return fingerprint ? { ...r, fingerprint } : r;
       });
   }
