@@ -117,6 +117,38 @@ describe("planEdgeChanges", () => {
       },
     },
     {
+      case: "a replica an apply that failed left at weight 0: admitted only once HAProxy's check passed, as a new one",
+      desired: desired([
+        backend(SHOP, [
+          { name: "r1-1", address: { host: "127.0.0.1", port: 4001 } },
+          { name: "r2-1", address: { host: "127.0.0.1", port: 4002 } },
+        ]),
+      ]),
+      actual: actual(
+        [SHOP],
+        [running(SHOP, "r1-1", 4001), running(SHOP, "r2-1", 4002, { weight: 0, opState: 0 })],
+      ),
+      plan: {
+        backends: [
+          {
+            backend: SHOP,
+            add: [
+              {
+                backend: SHOP,
+                server: { name: "r2-1", address: { host: "127.0.0.1", port: 4002 } },
+                create: [],
+                waitForCheck: true,
+                admit: [`set server ${SHOP}/r2-1 weight 1`],
+              },
+            ],
+            update: [],
+            remove: [],
+          },
+        ],
+        maps: [],
+      },
+    },
+    {
       case: "a replica Skiff checked that the edge already has: nothing to do",
       desired: desired([
         backend(SHOP, [
@@ -161,7 +193,7 @@ describe("planEdgeChanges", () => {
       actual: actual(
         [SHOP],
         [
-          running(SHOP, "r1-1", 4001, { adminMask: 0x01, weight: 0 }),
+          running(SHOP, "r1-1", 4001, { adminMask: 0x01, weight: 5 }),
           running(SHOP, "r1-2", 4002, { adminMask: 0x08 }),
         ],
       ),

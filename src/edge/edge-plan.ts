@@ -66,7 +66,8 @@ export interface EdgePlan {
  * admission; a server that refused connections was DOWN 0.2 s after it).
  * Any other new server waits for HAProxy's first passing check, because a
  * server added through the runtime API is UP the moment it is enabled,
- * before any check ran (measured on 2.6.12). A departing
+ * before any check ran (measured on 2.6.12); so does a server an earlier
+ * apply created and never admitted (weight 0). A departing
  * backend loses its domains and has its servers drained before the reload,
  * so no worker sends it a request once the reload is done; unless one of
  * its domains moves to a backend that only the reload brings, which it keeps
@@ -108,10 +109,24 @@ export function planEdgeChanges(
         continue;
       }
       const { host, port } = server.address;
-      if (current.addr !== host || current.port !== port) {
-        changes.update.push(`set server ${id} addr ${host} port ${port}`);
-      }
+      const readdress =
+        current.addr !== host || current.port !== port
+          ? [`set server ${id} addr ${host} port ${port}`]
+          : [];
       const admin = adminState(current.adminMask);
+      if (!server.draining && current.weight === 0) {
+        // Created by an apply that failed before admitting it (its check
+        // never passed): it is admitted as a new server is, never at once.
+        changes.add.push({
+          backend: backend.name,
+          server,
+          create: [...readdress, ...(admin === "ready" ? [] : [`set server ${id} state ready`])],
+          waitForCheck: !server.checked,
+          admit: admission(id, server),
+        });
+        continue;
+      }
+      changes.update.push(...readdress);
       if (server.draining) {
         if (admin !== "drain") changes.update.push(`set server ${id} state drain`);
       } else {
