@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -281,6 +281,18 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
     expect((await get(edgePort, "nothing.localhost")).status).toBe(404);
     expect(readFileSync(join(dir, "domains.map"), "utf8")).toBe("shop.localhost app_shop__web\n");
     expect(readFileSync(join(dir, "haproxy.cfg"), "utf8")).toBe(router.render());
+
+    // The reconciler sets every app's state on every pass: the same state
+    // again asks HAProxy nothing and leaves the state file alone.
+    const mark = runtime.sent.length;
+    const stateFile = join(dir, "desired-state.json");
+    const written = statSync(stateFile).mtimeMs;
+    await sleep(20);
+    expect(await router.setApp("shop", webState("shop", [r1()], "shop.localhost"))).toEqual({
+      reloaded: false,
+    });
+    expect(runtime.sent.slice(mark)).toEqual([]);
+    expect(statSync(stateFile).mtimeMs).toBe(written);
   }, 30_000);
 
   it("adds a replica Skiff checked at once and removes one under load, with no error and no reload", async () => {
@@ -433,6 +445,12 @@ describe("EdgeRouter against a real HAProxy 2.6", () => {
     expect(status.get("r5-1")).toMatchObject({ up: false, weight: 0 });
     expect(status.get("r1-1")).toMatchObject({ up: true, admin: "ready", weight: 1 });
     expect(await get(edgePort, "blog.localhost")).toEqual({ status: 200, body: "r1-1" });
+
+    // After a failed apply the same state is applied again, not taken as done.
+    const mark = runtime.sent.length;
+    const again = await router.setApp("blog", broken).catch((e: Error) => e);
+    expect((again as Error).message).toMatch(/did not pass within 6 s for app_blog__web\/r5-1/);
+    expect(runtime.sent.length).toBeGreaterThan(mark);
 
     // The deploy's rollback: the previous state again.
     await router.setApp("blog", webState("blog", [r1()], "blog.localhost"));

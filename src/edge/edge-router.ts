@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
+import { isDeepStrictEqual, promisify } from "node:util";
 import { DependencyError, NotFoundError } from "../errors.js";
 import { NOT_FOUND_PAGE, renderEdgeConfig } from "./config-render.js";
 import { renderDomainMap } from "./domain-map.js";
@@ -99,6 +99,12 @@ export class EdgeRouter implements Edge {
   readonly master: EdgeRuntimeApi;
   private state: Map<string, EdgeAppState> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * True once an apply finished and HAProxy matched the desired state; an
+   * apply that failed leaves it false, so the next setApp applies again
+   * even when it changes nothing.
+   */
+  private inSync = false;
   private readonly drainMs: number;
   private readonly upMs: number;
   private readonly reloadMs: number;
@@ -131,7 +137,14 @@ export class EdgeRouter implements Edge {
   ): Promise<{ reloaded: boolean }> {
     assertAppState(app, state);
     const copy = structuredClone(state);
-    return this.exclusive(() => {
+    return this.exclusive(async () => {
+      // The reconciler sets every app's state on every pass: an unchanged
+      // one costs nothing (no state file, no runtime API) while HAProxy is
+      // known to match. HAProxy restarted by the supervisor starts from
+      // the files, which always hold the desired state.
+      if (this.inSync && isDeepStrictEqual(this.desired().get(app), copy)) {
+        return { reloaded: false };
+      }
       const apps = new Map(this.desired());
       apps.set(app, copy);
       combineAppStates(apps); // a domain another app holds fails here, before anything changes
@@ -305,6 +318,13 @@ export class EdgeRouter implements Edge {
    * before every start.
    */
   private async apply(onAdmitted?: AdmittedListener): Promise<{ reloaded: boolean }> {
+    this.inSync = false;
+    const result = await this.applyAll(onAdmitted);
+    this.inSync = true;
+    return result;
+  }
+
+  private async applyAll(onAdmitted?: AdmittedListener): Promise<{ reloaded: boolean }> {
     const snapshot = combineAppStates(this.desired());
     const plan = planEdgeChanges(snapshot, await this.readActual(), this.options.domainMapFile);
     if (!plan.reload) {
