@@ -10,6 +10,7 @@ import { ReplicaFailure } from "./engine.js";
 import { httpUnhealthy } from "./http-health-watch.js";
 import { listProcesses, type ProcessInfo } from "./ps.js";
 import type { DeployRelease, ReleaseReader } from "./release.js";
+import { ReplicaSurvey } from "./replica-survey.js";
 import { Retirements } from "./retirements.js";
 import { rollOut, stopsFirst } from "./rollout.js";
 
@@ -54,16 +55,20 @@ export interface DeployOptions {
 export class Deployer {
   private readonly locks = new AppLocks();
   private readonly retirements: Retirements;
+  /** Per app, how many times the deployer changed its replicas: what makes a survey stale. */
+  private readonly changes = new Map<string, number>();
 
   constructor(private readonly options: DeployerOptions) {
-    this.retirements = new Retirements(options.engine, (replica, error) =>
-      this.reportRetireFailure(replica, error),
+    this.retirements = new Retirements(
+      options.engine,
+      (replica, error) => this.reportRetireFailure(replica, error),
+      (replica) => this.changed(replica.app),
     );
   }
 
   /** Makes release `number` of `app` live through a health-gated rollout; throws DeployFailure. */
   deploy(app: string, number: number, log: Log, options: DeployOptions = {}): Promise<void> {
-    return this.locks.exclusive(app, async () => {
+    return this.exclusive(app, async () => {
       const { deployments, releases } = this.options;
       const release = releases.get(app, number);
       const desired = deployments.desired(app);
@@ -87,7 +92,7 @@ export class Deployer {
 
   /** Sets replica counts (persisted) and converges to them without dropping a request. */
   scale(app: string, counts: Record<string, number>, log: Log): Promise<void> {
-    return this.locks.exclusive(app, async () => {
+    return this.exclusive(app, async () => {
       const { plan } = this.liveRelease(app);
       for (const [service, replicas] of Object.entries(counts)) {
         const planned = plan.services.find((s) => s.name === service);
@@ -117,7 +122,7 @@ export class Deployer {
 
   /** Replaces every replica (of one service or all) with a fresh one, new before old goes. */
   restart(app: string, service: string | undefined, log: Log): Promise<void> {
-    return this.locks.exclusive(app, async () => {
+    return this.exclusive(app, async () => {
       const release = this.liveRelease(app);
       const services = release.plan.services.map((s) => s.name);
       if (service && !services.includes(service)) {
@@ -145,7 +150,7 @@ export class Deployer {
    * that routed to it and the replicas removed.
    */
   forget(app: string): Promise<{ domains: string[]; containers: string[] }> {
-    return this.locks.exclusive(app, async () => {
+    return this.exclusive(app, async () => {
       this.options.deployments.forget(app);
       const { domains } = await this.options.edge.removeApp(app);
       const containers = await this.options.engine.tearDown(app);
@@ -166,17 +171,29 @@ export class Deployer {
 
   /**
    * Brings one app to its desired state (converge.ts); `policy` is the
-   * reconciler's backoff for replicas that fail to start.
+   * reconciler's backoff for replicas that fail to start. A pass over all
+   * apps hands in its survey, so the app is not listed again unless the
+   * survey is stale for it.
    */
-  reconcile(app: string, log: Log = () => {}, policy: StartPolicy = ALWAYS_START): Promise<void> {
-    return this.locks.exclusive(app, () => this.converge(app, log, policy));
+  reconcile(
+    app: string,
+    log: Log = () => {},
+    policy: StartPolicy = ALWAYS_START,
+    survey?: ReplicaSurvey,
+  ): Promise<void> {
+    return this.exclusive(app, () => this.converge(app, log, policy, survey));
   }
 
-  /** Every app with a live release or with replicas. */
-  async apps(): Promise<string[]> {
-    const apps = new Set(this.options.deployments.deployedApps());
-    for (const r of await this.options.engine.list()) apps.add(r.app);
-    return [...apps].sort();
+  /** Every app with a live release or with replicas, and all replicas from one listing. */
+  async survey(): Promise<ReplicaSurvey> {
+    const marks = new Map(this.changes);
+    const replicas = await this.options.engine.list();
+    return new ReplicaSurvey(
+      this.options.deployments.deployedApps(),
+      replicas,
+      marks,
+      (app) => this.changes.get(app) ?? 0,
+    );
   }
 
   /** True while a deploy, scale, restart or reconcile of `app` runs or waits. */
@@ -237,10 +254,31 @@ export class Deployer {
     );
   }
 
-  private async converge(app: string, log: Log, policy: StartPolicy): Promise<void> {
+  /** Runs `work` under the app's lock; whatever it did to the replicas makes surveys stale for the app. */
+  private exclusive<T>(app: string, work: () => Promise<T>): Promise<T> {
+    return this.locks.exclusive(app, async () => {
+      try {
+        return await work();
+      } finally {
+        this.changed(app);
+      }
+    });
+  }
+
+  private changed(app: string): void {
+    this.changes.set(app, (this.changes.get(app) ?? 0) + 1);
+  }
+
+  private async converge(
+    app: string,
+    log: Log,
+    policy: StartPolicy,
+    survey?: ReplicaSurvey,
+  ): Promise<void> {
     const { deployments, releases, engine, edge } = this.options;
     const desired = deployments.desired(app);
     const release = desired.release !== undefined ? releases.find(app, desired.release) : undefined;
+    const listed = survey?.replicas(app);
     await converge(
       {
         engine,
@@ -253,7 +291,7 @@ export class Deployer {
         app,
         release,
         scale: desired.scale,
-        current: await this.replicasOf(app),
+        current: listed ? this.currentOf(app, listed) : await this.replicasOf(app),
         files: () => (release ? releases.files(app, release.number) : {}),
         policy,
         log,
@@ -270,7 +308,11 @@ export class Deployer {
    * started carries no fingerprint: it gets its release's.
    */
   private async replicasOf(app: string): Promise<Replica[]> {
-    const all = await this.options.engine.list(app);
+    return this.currentOf(app, await this.options.engine.list(app));
+  }
+
+  /** The listed replicas that count for the desired state (see replicasOf). */
+  private currentOf(app: string, all: readonly Replica[]): Replica[] {
     // Each older release is read (and its plan decoded) once, however many of its replicas there are.
     const releases = new Map<number, DeployRelease | undefined>();
     const releaseOf = (number: number) => {

@@ -16,6 +16,8 @@ export class Retirements {
     private readonly engine: Engine,
     /** Hears a retirement that failed (the reconciler tries again at its next pass). */
     private readonly onFailure: (replica: Replica, error: Error) => void,
+    /** Hears a retirement that ended, removed or failed. */
+    private readonly onEnd: (replica: Replica) => void = () => {},
   ) {}
 
   /** Starts retiring these replicas; one already on its way out is left to that retirement. */
@@ -25,7 +27,10 @@ export class Retirements {
       const done = this.engine
         .remove(replica)
         .catch((error: Error) => this.onFailure(replica, error))
-        .finally(() => this.pending.delete(replica.id));
+        .finally(() => {
+          this.pending.delete(replica.id);
+          this.onEnd(replica);
+        });
       this.pending.set(replica.id, { replica, done });
     }
   }

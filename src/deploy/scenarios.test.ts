@@ -19,6 +19,7 @@ import { Store } from "../state/store.js";
 import { Deployer, type DeployFailure } from "./deployer.js";
 import { releaseFingerprints } from "./fingerprint.js";
 import { ReleaseReader } from "./release.js";
+import type { ReplicaSurvey } from "./replica-survey.js";
 import { MemoryEdge } from "./testing/memory-edge.js";
 import { MemoryEngine, type StartOutcome, summary } from "./testing/memory-engine.js";
 import { planFrom } from "./testing/plans.js";
@@ -35,6 +36,12 @@ type Action =
   | { edgeFails: string }
   | "forgetFingerprints"
   | "reconcile"
+  /** A whole reconciler pass over every app, from one listing. */
+  | "pass"
+  /** Lists every replica now, as a pass does first, for a later reconcileFromSurvey. */
+  | "survey"
+  /** Reconciles with the replicas the last survey listed (a pass that reached the app later). */
+  | "reconcileFromSurvey"
   | "forget";
 
 interface Scenario {
@@ -116,11 +123,20 @@ describe("deploy scenarios", () => {
       log.push(service ? `${service}: ${text}` : text);
     let error: Error | undefined;
     let rolledBack = false;
+    let survey: ReplicaSurvey | undefined;
     for (const action of scenario.do) {
       error = undefined;
       try {
         if (action === "reconcile") {
           await reconciler.reconcile(APP);
+          now += 1_000;
+        } else if (action === "pass") {
+          await reconciler.pass();
+          now += 1_000;
+        } else if (action === "survey") {
+          survey = await deployer.survey();
+        } else if (action === "reconcileFromSurvey") {
+          await reconciler.reconcile(APP, survey);
           now += 1_000;
         } else if (action === "forget") {
           await deployer.forget(APP);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ReplicaSurvey } from "../deploy/replica-survey.js";
 import { MAX_START_BACKOFF_MS, Reconciler, START_BACKOFF_MS } from "./reconciler.js";
 
 function reconcilerWith(apps: string[], busy: string[] = []) {
@@ -7,7 +8,7 @@ function reconcilerWith(apps: string[], busy: string[] = []) {
   const reconciler = new Reconciler({
     engine: { watch: () => ({ stop() {} }) },
     deployer: {
-      apps: async () => apps,
+      survey: async () => new ReplicaSurvey(apps, [], new Map(), () => 0),
       busy: (app) => busy.includes(app),
       reconcile: async (app) => {
         reconciled.push(app);
@@ -26,6 +27,32 @@ describe("Reconciler", () => {
     await reconciler.pass();
     expect(reconciled).toEqual(["blog", "wiki"]);
     expect(reconciler.lastPass()).toMatchObject({ apps: 3, durationMs: 10 });
+  });
+
+  it("reconciles a few apps at a time, each from the pass's one listing", async () => {
+    const apps = Array.from({ length: 10 }, (_, i) => `app${i}`);
+    let running = 0;
+    let most = 0;
+    const surveys = new Set<unknown>();
+    const listing = new ReplicaSurvey(apps, [], new Map(), () => 0);
+    const reconciler = new Reconciler({
+      engine: { watch: () => ({ stop() {} }) },
+      deployer: {
+        survey: async () => listing,
+        busy: () => false,
+        reconcile: async (_app, _log, _policy, survey) => {
+          surveys.add(survey);
+          running++;
+          most = Math.max(most, running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+        },
+      },
+    });
+    await reconciler.pass();
+    expect(most).toBe(4);
+    expect([...surveys]).toEqual([listing]);
+    expect(reconciler.lastPass()).toMatchObject({ apps: 10 });
   });
 
   it("waits longer after each failed start of a service, per release, up to the maximum", () => {

@@ -1,10 +1,11 @@
 import type { StartPolicy } from "../deploy/converge.js";
 import type { Deployer } from "../deploy/deployer.js";
 import type { Engine } from "../deploy/engine.js";
+import type { ReplicaSurvey } from "../deploy/replica-survey.js";
 
 export interface ReconcilerOptions {
   engine: Pick<Engine, "watch">;
-  deployer: Pick<Deployer, "apps" | "busy" | "reconcile">;
+  deployer: Pick<Deployer, "survey" | "busy" | "reconcile">;
   /** A full pass over every app this often, whatever the events said. Default 5 s. */
   intervalMs?: number;
   /** Events for one app within this window cause one reconcile. Default 300 ms. */
@@ -20,6 +21,13 @@ export interface ReconcilePass {
   durationMs: number;
   apps: number;
 }
+
+/**
+ * A pass reconciles this many apps at a time: most of an app's pass is
+ * waiting (Docker, HTTP checks of its replicas, HAProxy), and apps do not
+ * share a lock; more would only queue on the Engine API and the CPUs.
+ */
+const PASS_CONCURRENCY = 4;
 
 /** The first wait after a replica failed to start; it doubles up to the maximum. */
 export const START_BACKOFF_MS = 5_000;
@@ -103,13 +111,19 @@ export class Reconciler {
     this.passRunning = true;
     const started = this.now();
     try {
-      const apps = await this.options.deployer.apps();
+      const survey = await this.options.deployer.survey();
+      const apps = survey.apps();
       this.pruneBackoff(apps);
-      for (const app of apps) {
-        if (this.stopped) return;
-        if (this.options.deployer.busy(app)) continue;
-        await this.reconcile(app);
-      }
+      const queue = [...apps];
+      const worker = async () => {
+        for (let app = queue.shift(); app !== undefined; app = queue.shift()) {
+          if (this.stopped) return;
+          if (this.options.deployer.busy(app)) continue;
+          await this.reconcile(app, survey);
+        }
+      };
+      await Promise.all(Array.from({ length: PASS_CONCURRENCY }, worker));
+      if (this.stopped) return;
       const finished = this.now();
       this.last = {
         finishedAt: new Date(finished).toISOString(),
@@ -141,12 +155,13 @@ export class Reconciler {
   }
 
   /** Reconciles one app now; a failure is logged, since the next pass tries again. */
-  async reconcile(app: string): Promise<void> {
+  async reconcile(app: string, survey?: ReplicaSurvey): Promise<void> {
     await this.options.deployer
       .reconcile(
         app,
         (text, service) => this.log(`${app}: ${service ? `${service}: ` : ""}${text}`),
         this.policy,
+        survey,
       )
       .catch((error: Error) => this.log(`${app}: reconcile failed: ${error.message}`));
   }
