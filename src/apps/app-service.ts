@@ -98,6 +98,9 @@ async function dockerStep<T>(app: string, work: () => Promise<T>): Promise<T> {
 
 /** Creating, listing, describing and destroying apps. */
 export class AppService {
+  /** The container listing in flight, which requests arriving meanwhile share. */
+  private counting: Promise<Map<string, number> | undefined> | undefined;
+
   constructor(private readonly options: AppServiceOptions) {}
 
   create(name: unknown): AppView {
@@ -281,8 +284,19 @@ export class AppService {
     return app;
   }
 
-  /** Containers per app, or undefined when Docker does not answer (listing apps still works). */
-  private async containerCounts(): Promise<Map<string, number> | undefined> {
+  /**
+   * Containers per app, or undefined when Docker does not answer (listing
+   * apps still works). Listing every container is the cost of `GET /apps`,
+   * so requests that arrive while one listing runs share its answer.
+   */
+  private containerCounts(): Promise<Map<string, number> | undefined> {
+    this.counting ??= this.countContainers().finally(() => {
+      this.counting = undefined;
+    });
+    return this.counting;
+  }
+
+  private async countContainers(): Promise<Map<string, number> | undefined> {
     const counts = new Map<string, number>();
     let containers: Docker.ContainerInfo[];
     try {
