@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanHealth } from "../../spec/index.js";
-import { crashReason, hostPortOf, waitUntilHealthy } from "./health.js";
+import { crashReason, hostPortOf, startingProbeMs, waitUntilHealthy } from "./health.js";
 
 type Info = Docker.ContainerInspectInfo;
 type State = Info["State"];
@@ -139,6 +139,12 @@ describe("hostPortOf", () => {
     ],
   ])("%s", (_name, input, expected) => {
     expect(hostPortOf(input, 3000)).toBe(expected);
+  });
+});
+
+describe("startingProbeMs", () => {
+  it("probes a few starting replicas every 20 ms, and many within a shared budget", () => {
+    expect([1, 4, 10, 200].map(startingProbeMs)).toEqual([20, 20, 50, 1000]);
   });
 });
 
@@ -324,6 +330,24 @@ describe("waitUntilHealthy", () => {
         healthy: false,
         reason: "GET /up answered no 2xx or 3xx within 500 ms; last check: HTTP 503",
       });
+    });
+
+    it("probes a starting app between inspections, and still fails soon after it exits", async () => {
+      const refusing = createServer();
+      await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve));
+      const refusedPort = (refusing.address() as AddressInfo).port;
+      await new Promise((resolve) => refusing.close(resolve));
+      let inspections = 0;
+      const exitsAt = Date.now() + 600;
+      const docker = fakeDocker(() => {
+        inspections++;
+        return Date.now() < exitsAt ? info(RUNNING, { hostPort: refusedPort }) : info(EXITED(1));
+      });
+      const verdict = await waitUntilHealthy(docker, "c", http(10_000), { pollMs: 100 });
+      expect(verdict).toEqual({ healthy: false, reason: "exited with code 1" });
+      // About one inspection per 100 ms, where a probe went out every 20 ms.
+      expect(inspections).toBeGreaterThanOrEqual(3);
+      expect(inspections).toBeLessThanOrEqual(9);
     });
 
     it("at the deadline, says what the last check answered", async () => {

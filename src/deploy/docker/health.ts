@@ -40,7 +40,20 @@ const DEFAULT_POLL_MS = 250;
  * answers; then a failing answer is checked again after the interval. (Each
  * pass also inspects the container, so a crash shows at once.)
  */
-const STARTING_PROBE_MS = 50;
+const STARTING_PROBE_MS = 20;
+/**
+ * The pace above is for a few replicas. Many starting at once (an app of
+ * 200 services) share a budget of about this many starting probes per
+ * second, so that refused connections do not take the CPUs from the
+ * replicas that are starting.
+ */
+const STARTING_PROBES_PER_SECOND = 200;
+/** HTTP waits in this process whose replica has not answered yet. */
+let startingWaits = 0;
+/** How soon a replica that has not answered is probed again, given how many are starting. */
+export function startingProbeMs(starting: number): number {
+  return Math.max(STARTING_PROBE_MS, Math.ceil((1000 * starting) / STARTING_PROBES_PER_SECOND));
+}
 /**
  * How often a Docker healthcheck's test is run through exec while Docker has
  * not reported a first result (health-exec.ts). Slower than an HTTP probe: a
@@ -88,83 +101,108 @@ export async function waitUntilHealthy(
     return hostPort === undefined ? { healthy: true } : { healthy: true, hostPort };
   };
 
-  for (;;) {
-    signal?.throwIfAborted();
-    const info = await inspect(container, signal);
-    if (!info) return { healthy: false, reason: "the container was removed while Skiff waited" };
-    const crash = crashReason(info);
-    if (crash) return { healthy: false, reason: crash };
-    const now = Date.now();
+  let info: Info | undefined;
+  let inspectedAt = 0;
+  let counted = false;
+  const count = (starting: boolean) => {
+    if (starting !== counted) startingWaits += starting ? 1 : -1;
+    counted = starting;
+  };
 
-    if (!info.State.Running) {
-      answer = `container ${info.State.Status}`;
-    } else if (health.type === "running") {
-      runningSince ??= now;
-      if (now - runningSince >= health.stableMs) return healthy(info);
-      // The same words every poll: the elapsed time in the progress line shows how far it got.
-      answer = `running; healthy after ${seconds(health.stableMs)} without a restart`;
-    } else if (health.type === "http") {
-      if (now >= nextProbe) {
-        const hostPort = hostPortOf(info, health.port);
-        if (hostPort === undefined) {
-          answer = `port ${health.port} is not published on 127.0.0.1`;
-        } else {
-          const timeoutMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now));
-          const result = await probeHttp({
-            address: { host: "127.0.0.1", port: hostPort },
-            path: health.path,
-            ...(health.host !== undefined && { host: health.host }),
-            timeoutMs,
-            ...(signal && { signal }),
-          });
-          signal?.throwIfAborted();
-          if (result.ok) return healthy(info, health.port);
-          // A check the deadline cut short says nothing new: keep what the app answered before.
-          if (!(answered && result.timedOut && timeoutMs < PROBE_TIMEOUT_MS)) {
-            answered = result.status !== undefined;
-            answer = `GET ${health.path} → ${describeProbe(result)}`;
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      // An HTTP check of a running replica asks the app, not Docker: the
+      // container is inspected again (a crash, a restart) every pollMs, and
+      // the probes in between use the host port it already has.
+      if (
+        !info ||
+        health.type !== "http" ||
+        !info.State.Running ||
+        Date.now() - inspectedAt >= pollMs
+      ) {
+        info = await inspect(container, signal);
+        inspectedAt = Date.now();
+        if (!info)
+          return { healthy: false, reason: "the container was removed while Skiff waited" };
+        const crash = crashReason(info);
+        if (crash) return { healthy: false, reason: crash };
+      }
+      const now = Date.now();
+
+      if (!info.State.Running) {
+        answer = `container ${info.State.Status}`;
+      } else if (health.type === "running") {
+        runningSince ??= now;
+        if (now - runningSince >= health.stableMs) return healthy(info);
+        // The same words every poll: the elapsed time in the progress line shows how far it got.
+        answer = `running; healthy after ${seconds(health.stableMs)} without a restart`;
+      } else if (health.type === "http") {
+        if (now >= nextProbe) {
+          const hostPort = hostPortOf(info, health.port);
+          if (hostPort === undefined) {
+            answer = `port ${health.port} is not published on 127.0.0.1`;
+          } else {
+            const timeoutMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now));
+            const result = await probeHttp({
+              address: { host: "127.0.0.1", port: hostPort },
+              path: health.path,
+              ...(health.host !== undefined && { host: health.host }),
+              timeoutMs,
+              ...(signal && { signal }),
+            });
+            signal?.throwIfAborted();
+            if (result.ok) return healthy(info, health.port);
+            // A check the deadline cut short says nothing new: keep what the app answered before.
+            if (!(answered && result.timedOut && timeoutMs < PROBE_TIMEOUT_MS)) {
+              answered = result.status !== undefined;
+              answer = `GET ${health.path} → ${describeProbe(result)}`;
+            }
           }
+          count(!answered);
+          nextProbe = Date.now() + (answered ? health.intervalMs : startingProbeMs(startingWaits));
         }
-        nextProbe = Date.now() + (answered ? health.intervalMs : STARTING_PROBE_MS);
+      } else {
+        const state = info.State.Health;
+        const last = lastHealthOutput(info);
+        if (state?.Status === "healthy") return healthy(info);
+        if (state?.Status === "unhealthy") {
+          return {
+            healthy: false,
+            reason: `Docker reports it unhealthy after ${state.FailingStreak} failed check${state.FailingStreak === 1 ? "" : "s"}; last check: ${last ?? "no output"}`,
+          };
+        }
+        if (!hasHealthTest(info)) {
+          return {
+            healthy: false,
+            reason:
+              "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
+          };
+        }
+        const command = healthTestCommand(
+          info.Config?.Healthcheck?.Test,
+          // In the Engine's inspect answer, though not in dockerode's types.
+          (info.Config as { Shell?: string[] } | undefined)?.Shell,
+        );
+        if (command && state?.Status !== "healthy" && now >= nextProbe) {
+          const timeoutMs = Math.max(1, Math.min(health.timeoutMs, deadline - now));
+          if (await passesHealthTest(container, command, timeoutMs, signal)) return healthy(info);
+          signal?.throwIfAborted();
+          nextProbe = Date.now() + STARTING_EXEC_MS;
+        }
+        answer = `Docker health ${state?.Status ?? "not reported yet"}${last ? `; last check: ${last}` : ""}`;
       }
-    } else {
-      const state = info.State.Health;
-      const last = lastHealthOutput(info);
-      if (state?.Status === "healthy") return healthy(info);
-      if (state?.Status === "unhealthy") {
-        return {
-          healthy: false,
-          reason: `Docker reports it unhealthy after ${state.FailingStreak} failed check${state.FailingStreak === 1 ? "" : "s"}; last check: ${last ?? "no output"}`,
-        };
-      }
-      if (!hasHealthTest(info)) {
-        return {
-          healthy: false,
-          reason:
-            "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
-        };
-      }
-      const command = healthTestCommand(
-        info.Config?.Healthcheck?.Test,
-        // In the Engine's inspect answer, though not in dockerode's types.
-        (info.Config as { Shell?: string[] } | undefined)?.Shell,
-      );
-      if (command && state?.Status !== "healthy" && now >= nextProbe) {
-        const timeoutMs = Math.max(1, Math.min(health.timeoutMs, deadline - now));
-        if (await passesHealthTest(container, command, timeoutMs, signal)) return healthy(info);
-        signal?.throwIfAborted();
-        nextProbe = Date.now() + STARTING_EXEC_MS;
-      }
-      answer = `Docker health ${state?.Status ?? "not reported yet"}${last ? `; last check: ${last}` : ""}`;
-    }
 
-    if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
-    progress(describeReplica(info), answer);
-    // Sleep until the next probe is due, but never spin: nothing may be due at all
-    // (a container not running yet, a check without a command).
-    const untilProbe =
-      health.type === "running" ? pollMs : Math.max(MIN_SLEEP_MS, nextProbe - Date.now());
-    await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
+      if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
+      progress(describeReplica(info), answer);
+      // Sleep until the next probe is due, but never spin: nothing may be due at all
+      // (a container not running yet, a check without a command).
+      const untilProbe =
+        health.type === "running" ? pollMs : Math.max(MIN_SLEEP_MS, nextProbe - Date.now());
+      await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
+    }
+  } finally {
+    count(false);
   }
 }
 
