@@ -23,8 +23,9 @@
 //           127.0.0.1, GET /healthz every 20 ms until it answers 200, then
 //           GET / until the new title shows. No edge, no tests, no release.
 // Skiff's side is broken down by its run's events (bench/lib/platform.mjs
-// runTimeline). Target: Skiff ≤ 1.10 × manual and at most 1.5 s more
-// (median of the runs). Everything made is removed at the end: the apps
+// runTimeline). Target, comparable variant: Skiff at most 0.30 s more than
+// the hand-run work (median of the runs); the shipped variant's tests and
+// second replica are work the script does not do, so it has none. Everything made is removed at the end: the apps
 // (their containers, routes and registry tags), and the manual side's
 // containers and local images, found by their label.
 
@@ -54,8 +55,6 @@ import {
   titleOf,
 } from "./lib/platform.mjs";
 
-const TARGET_RATIO = 1.1;
-const TARGET_OVERHEAD_MS = 1500;
 const POLL_MS = 20;
 const LABEL = "skiff-bench.push-to-live";
 
@@ -79,6 +78,7 @@ const suffix = Math.random().toString(16).slice(2, 8);
 const VARIANTS = {
   comparable: {
     label: "comparable: no tests, 1 web replica",
+    targetOverheadMs: 300,
     edit(dir) {
       const file = join(dir, "compose.yaml");
       const compose = readFileSync(file, "utf8");
@@ -338,7 +338,7 @@ function report(variants, machine) {
     const manualMs = med((r) => r.manual.ms);
     const ratio = skiffMs / manualMs;
     const overhead = skiffMs - manualMs;
-    const met = ratio <= TARGET_RATIO && overhead <= TARGET_OVERHEAD_MS;
+    const met = v.targetOverheadMs === undefined ? undefined : overhead <= v.targetOverheadMs;
     verdicts.push({ v, ratio, overhead, met });
     const t = (pick) => s(med((r) => pick(r.skiff.timeline)));
     const apiOf = (r) => r.skiff.timeline.services?.api;
@@ -356,7 +356,9 @@ function report(variants, machine) {
       ),
       `| **median** | **${s(skiffMs)}** | **${s(manualMs)}** | **${ratio.toFixed(2)} ×** | **+${s(overhead)}** |`,
       "",
-      `Target: Skiff ≤ ${TARGET_RATIO.toFixed(2)} × manual and ≤ ${s(TARGET_OVERHEAD_MS)} of overhead: **${met ? "met" : "not met"}** (${ratio.toFixed(2)} ×, +${s(overhead)}).`,
+      met === undefined
+        ? "No target: the tests and the second replica are work the script does not do."
+        : `Target: at most +${s(v.targetOverheadMs)} over the hand-run work: **${met ? "met" : "not met"}** (+${s(overhead)}, ${ratio.toFixed(2)} ×).`,
       "",
       "Manual side, median: " +
         `build ${s(med((r) => r.manual.buildMs))}, push ${s(med((r) => r.manual.pushMs))}, create + start ${s(med((r) => r.manual.startMs))}, ` +
