@@ -23,21 +23,16 @@ export async function publishImages(
 ): Promise<ReleaseImage[]> {
   // Every push and tag settles before the stage ends, failed or not: a late
   // tag of this run's release number must not land after a later run took it.
-  return settleAll(
+  const outcomes = await Promise.allSettled(
     images.map((image) =>
       image.reused
         ? retagInRegistry(deps.registry, ctx, image, image.reused.digest, image.tags)
         : pushBuilt(deps, ctx, image),
     ),
   );
-}
-
-/** Waits until every one has settled, then returns their values or throws the first failure. */
-async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
-  const outcomes = await Promise.allSettled(work);
   const failed = outcomes.find((o) => o.status === "rejected");
   if (failed) throw failed.reason;
-  return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
+  return outcomes.map((o) => (o as PromiseFulfilledResult<ReleaseImage>).value);
 }
 
 /** Pushes a built image under its first tag, then tags it by digest in the registry for the others. */
@@ -80,19 +75,12 @@ async function retagInRegistry(
   digest: string,
   tags: readonly string[],
 ): Promise<ReleaseImage> {
-  // Each tag is its own manifest PUT: they go at once, and all settle
-  // before this returns (see publishImages).
-  await settleAll(
-    tags.map(async (tag) => {
-      await registryStep(ctx, image, () =>
-        registry.tagManifest(repositoryOf(image.repository), digest, tag),
-      );
-      ctx.log(
-        `tagged ${image.repository}:${tag} in the registry (no layers pushed)`,
-        image.service,
-      );
-    }),
-  );
+  for (const tag of tags) {
+    await registryStep(ctx, image, () =>
+      registry.tagManifest(repositoryOf(image.repository), digest, tag),
+    );
+    ctx.log(`tagged ${image.repository}:${tag} in the registry (no layers pushed)`, image.service);
+  }
   const releaseTag = image.tags[image.tags.length - 1] as string;
   ctx.log(`${image.repository}:${releaseTag} is ${digest}`, image.service);
   return {
