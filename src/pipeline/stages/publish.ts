@@ -75,6 +75,10 @@ async function retagInRegistry(
   digest: string,
   tags: readonly string[],
 ): Promise<ReleaseImage> {
+  // One after the other: Distribution's filesystem storage rewrites a
+  // manifest's link files in place on each PUT, and a tag put beside
+  // another of the same manifest read a half-written one ("invalid
+  // checksum digest format", a 500; seen in bench/zero-downtime).
   for (const tag of tags) {
     await registryStep(ctx, image, () =>
       registry.tagManifest(repositoryOf(image.repository), digest, tag),
