@@ -11,7 +11,7 @@ import { httpUnhealthy } from "./http-health-watch.js";
 import { listProcesses, type ProcessInfo } from "./ps.js";
 import type { DeployRelease, ReleaseReader } from "./release.js";
 import { ReplicaSurvey } from "./replica-survey.js";
-import { Retirements } from "./retirements.js";
+import { Retirements, SETTLE_MS } from "./retirements.js";
 import { rollOut, stopsFirst } from "./rollout.js";
 
 export type { Log } from "./engine.js";
@@ -25,6 +25,8 @@ export interface DeployerOptions {
   releaseFiles?: ReleaseFileStore;
   /** Things the platform did by itself (a replaced replica), for `skiff events`. */
   recordEvent?: (app: string, message: string) => void;
+  /** How long replaced replicas wait out of the edge before they stop. Default SETTLE_MS. */
+  settleMs?: number;
   /** Default: Skiff's own HTTP checks of the replicas (http-health-watch.ts). */
   httpUnhealthy?: ConvergeDeps["httpUnhealthy"];
 }
@@ -57,8 +59,10 @@ export class Deployer {
   private readonly retirements: Retirements;
   /** Per app, how many times the deployer changed its replicas: what makes a survey stale. */
   private readonly changes = new Map<string, number>();
+  private readonly settleMs: number;
 
   constructor(private readonly options: DeployerOptions) {
+    this.settleMs = options.settleMs ?? SETTLE_MS;
     this.retirements = new Retirements(
       options.engine,
       (replica, error) => this.reportRetireFailure(replica, error),
@@ -83,10 +87,10 @@ export class Deployer {
       deployments.setLive(app, number);
       log(
         retire.length > 0
-          ? `release r${number} is live; ${retire.length} old replica(s) stop in the background, each with its stop_grace_period`
+          ? `release r${number} is live; ${retire.length} old replica(s) stop in the background in ${this.settleMs / 1000} s, each with its stop_grace_period`
           : `release r${number} is live`,
       );
-      this.retirements.retire(retire);
+      this.retirements.retire(retire, { afterMs: this.settleMs });
     });
   }
 
@@ -136,7 +140,7 @@ export class Deployer {
         const { retire } = await this.rollOut(app, release, release, log, {}, scale, {
           restart: service ? [service] : services,
         });
-        this.retirements.retire(retire);
+        this.retirements.retire(retire, { afterMs: this.settleMs });
       } catch (error) {
         throw asDeployFailure(error);
       }

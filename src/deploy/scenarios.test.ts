@@ -100,6 +100,8 @@ describe("deploy scenarios", () => {
       edge,
       releases: new ReleaseReader(runs),
       deployments,
+      // Nothing real starts, so nothing needs to settle before old replicas stop.
+      settleMs: 0,
       // The fake replicas answer no HTTP; a scenario crashes them instead.
       httpUnhealthy: async () => new Set(),
     });
