@@ -335,8 +335,11 @@ export function setTitle(dir, title) {
 
 /** The page's title in an answer's body, or undefined. */
 export function titleOf(body) {
-  return /<title>([^<]*)<\/title>/.exec(body)?.[1];
+  return new RegExp(TITLE_PATTERN).exec(body)?.[1];
 }
+
+/** The page title's pattern, as a source (for a load in a worker thread). */
+export const TITLE_PATTERN = "<title>([^<]*)</title>";
 
 /** One command on HAProxy's runtime API (the `stats socket` in $SKIFF_HOME/run). */
 export function haproxy(server, command) {
