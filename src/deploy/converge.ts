@@ -1,6 +1,7 @@
 import type { Edge } from "../edge/edge.js";
 import type { Plan } from "../spec/index.js";
 import { desiredState } from "./desired.js";
+import { edgeHealthOf } from "./edge-health.js";
 import { toEdgeAppState } from "./edge-targets.js";
 import type { Engine, Log, Replica } from "./engine.js";
 import type { DeployRelease } from "./release.js";
@@ -75,8 +76,20 @@ export async function converge(deps: ConvergeDeps, input: ConvergeInput): Promis
     return;
   }
   const { plan } = release;
-  // Docker watches a replica's own healthcheck; an HTTP check is Skiff's to run.
-  const failing = await deps.httpUnhealthy(plan, current);
+  // Docker watches a replica's own healthcheck; an HTTP check is Skiff's to
+  // run, except for a replica the edge's own check (a check a second, the
+  // same path and Host) sees up right now: asking HAProxy costs a pass far
+  // less than a connection to every replica of every app.
+  const routed = new Set(plan.services.filter((s) => s.routes.length > 0).map((s) => s.name));
+  const upOnEdge = await edgeHealthOf(
+    edge,
+    app,
+    current.filter((r) => routed.has(r.service)),
+  );
+  const failing = await deps.httpUnhealthy(
+    plan,
+    current.filter((r) => upOnEdge.get(r.id) !== "healthy"),
+  );
   const replicas = current.map((r) =>
     failing.has(r.id) ? { ...r, health: "unhealthy" as const } : r,
   );

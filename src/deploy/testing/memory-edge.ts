@@ -9,6 +9,8 @@ export class MemoryEdge implements Edge {
   private readonly apps = new Map<string, EdgeAppState>();
   /** When set, the next setApp throws this message (once). */
   failNext: string | undefined;
+  /** Servers ("backend/server") the edge's own check sees down. */
+  readonly down = new Set<string>();
 
   /** `steps`: every change, e.g. "edge shop: web=[r2-1-c3]"; may be shared with an engine. */
   constructor(readonly steps: string[] = []) {}
@@ -54,7 +56,9 @@ export class MemoryEdge implements Edge {
       return new Map(
         found.servers.map((s) => [
           s.name,
-          { up: true, admin: "ready", sessions: 0, weight: 1, check: "L7OK" },
+          this.down.has(`${backend}/${s.name}`)
+            ? { up: false, admin: "ready", sessions: 0, weight: 1, check: "L4CON" }
+            : { up: true, admin: "ready", sessions: 0, weight: 1, check: "L7OK" },
         ]),
       );
     }
