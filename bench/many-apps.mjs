@@ -902,7 +902,7 @@ function report(m) {
     `| edge reload (new app's backend): last replica healthy → in the rotation, first 5 apps / last 5 apps / app ${settings.apps + 1} after the steady state | ${msText(median(firstReloads))} / ${msText(median(lastReloads))} / ${msText(extra.edgeReloadMs)} | | |`,
     "",
     `RSS when the server had started: ${mib(rss.started)}; during the steady state: ${steady.rss.map((r) => `${r.s} s ${mib(r.bytes)}`).join(", ")}.`,
-    `Reconcile passes seen: ${passMs.join(", ")} ms (${steady.passes[0]?.apps ?? "?"} apps each; one starts every 5 s). Over the steady state the server used ${steady.serverCores === undefined ? "?" : `${(steady.serverCores * 100).toFixed(0)} % of a core`}, and the whole machine was ${percent(steady.machineBusy)} busy (other work included). Worst API p99: ${msText(worstP99)}.`,
+    `Reconcile passes seen: ${passMs.join(", ")} ms (apps in each: ${[...new Set(steady.passes.map((p) => p.apps))].join(" or ") || "?"}; one starts every 5 s). Over the steady state the server used ${steady.serverCores === undefined ? "?" : `${(steady.serverCores * 100).toFixed(0)} % of a core`}, and the whole machine was ${percent(steady.machineBusy)} busy (other work included). Worst API p99: ${msText(worstP99)}.`,
     "",
     `Where the time goes (the same operations, timed from the bench against the same Docker Engine and HAProxy; median of n):`,
     "",
