@@ -299,7 +299,7 @@ async function variantRuns(key) {
       );
       results.push(result);
     }
-    return { key, label: variant.label, app, results };
+    return { key, label: variant.label, targetOverheadMs: variant.targetOverheadMs, app, results };
   } finally {
     // The hand-run containers first: the app's network cannot go while they are on it.
     await removeManual(app);
