@@ -910,7 +910,7 @@ function report(m) {
     "|---|---:|---:|---|",
     `| list one app's containers (Engine API, label filter) | ${msText(parts.listOneApp.median)} | ${parts.listOneApp.runs} | engine.list(app): in ps, and for an app a pass's survey is stale for (Deployer.replicasOf) |`,
     `| list every replica container | ${msText(parts.listAll.median)} | ${parts.listAll.runs} | Deployer.survey(): once at the start of a pass |`,
-    `| one HTTP check of a replica (new connection) | ${msText(parts.httpCheck.median)} | ${parts.httpCheck.runs} | httpUnhealthy in converge: every replica, every pass (apps 8 at a time) |`,
+    `| one HTTP check of a replica (new connection) | ${msText(parts.httpCheck.median)} | ${parts.httpCheck.runs} | httpUnhealthy in converge: each replica the edge does not see up, every pass (apps 4 at a time) |`,
     `| inspect one container | ${msText(parts.inspect.median)} | ${parts.inspect.runs} | DockerEngine.details: once per replica in ps |`,
     `| runtime API: show backend / show servers state / show map | ${msText(parts.showBackend.median)} / ${msText(parts.showServersState.median)} / ${msText(parts.showMap.median)} | 20 | EdgeRouter.readActual, all three at once: ${msText(parts.readActual.median)} |`,
     `| render haproxy.cfg from the desired state (${(parts.configBytes / 1024).toFixed(0)} KB, ${parts.servers} servers) | ${msText(parts.render.median)} | ${parts.render.runs} | EdgeRouter.apply → writeValidatedFiles (every setApp that changes something) |`,
