@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { SkiffConfig } from "../config.js";
 import { DependencyError } from "../errors.js";
 import type { ManagedProcessSpec } from "../managed-process-spec.js";
-import { isProcessRunning } from "../runtime/managed-process.js";
+import { isProcessRunning } from "../process-table.js";
 import { EdgeRouter, type EdgeRouterOptions, HAPROXY_BINARY } from "./edge-router.js";
 import type { EdgeRuntimeApi } from "./runtime-api.js";
 

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { isProcessRunning } from "../process-table.js";
 import { openDatabase } from "../state/database.js";
 import { Store } from "../state/store.js";
-import { isProcessRunning, runningPid, stopProcess } from "./managed-process.js";
+import { runningPid, stopProcess } from "./managed-process.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "./supervisor.js";
 
 const SLEEP = "/usr/bin/sleep";
