@@ -24,8 +24,9 @@ export interface ReconcilePass {
 
 /**
  * A pass reconciles this many apps at a time: most of an app's pass is
- * waiting (Docker, HTTP checks of its replicas, HAProxy), and apps do not
- * share a lock; more would only queue on the Engine API and the CPUs.
+ * waiting (HAProxy, HTTP checks of replicas the edge does not see up), and
+ * apps do not share a lock. Eight at a time was no faster than four with
+ * 50 apps (bench/many-apps, docs/BENCHMARKS.md).
  */
 const PASS_CONCURRENCY = 4;
 

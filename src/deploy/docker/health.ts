@@ -37,8 +37,9 @@ const DEFAULT_POLL_MS = 250;
  * goes into service within this long of listening, instead of a whole health
  * interval later (2 s by default; measured in docs/BENCHMARKS.md). A refused
  * connection costs next to nothing, and the pace lasts only until the app
- * answers; then a failing answer is checked again after the interval. (Each
- * pass also inspects the container, so a crash shows at once.)
+ * answers; then a failing answer is checked again after the interval. (The
+ * container is inspected every pollMs meanwhile, so a crash shows within
+ * that.)
  */
 const STARTING_PROBE_MS = 20;
 /**
@@ -48,11 +49,28 @@ const STARTING_PROBE_MS = 20;
  * replicas that are starting.
  */
 const STARTING_PROBES_PER_SECOND = 200;
-/** HTTP waits in this process whose replica has not answered yet. */
-let startingWaits = 0;
 /** How soon a replica that has not answered is probed again, given how many are starting. */
 export function startingProbeMs(starting: number): number {
   return Math.max(STARTING_PROBE_MS, Math.ceil((1000 * starting) / STARTING_PROBES_PER_SECOND));
+}
+
+/** HTTP waits in this process whose replica has not answered yet. */
+let startingWaits = 0;
+
+/** One wait's part in startingWaits: counted while its replica has not answered. */
+class StartingWait {
+  private counted = false;
+
+  /** Records whether the replica is still starting (has not answered); returns the next probe's delay for it. */
+  nextProbeMs(starting: boolean, intervalMs: number): number {
+    if (starting !== this.counted) startingWaits += starting ? 1 : -1;
+    this.counted = starting;
+    return starting ? startingProbeMs(startingWaits) : intervalMs;
+  }
+
+  end(): void {
+    this.nextProbeMs(false, 0);
+  }
 }
 /**
  * How often a Docker healthcheck's test is run through exec while Docker has
@@ -84,6 +102,21 @@ export async function waitUntilHealthy(
   health: PlanHealth,
   options: WaitOptions = {},
 ): Promise<HealthVerdict> {
+  const starting = new StartingWait();
+  try {
+    return await waitForVerdict(docker, containerId, health, options, starting);
+  } finally {
+    starting.end();
+  }
+}
+
+async function waitForVerdict(
+  docker: Docker,
+  containerId: string,
+  health: PlanHealth,
+  options: WaitOptions,
+  starting: StartingWait,
+): Promise<HealthVerdict> {
   const { signal } = options;
   const container = docker.getContainer(containerId);
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
@@ -103,106 +136,95 @@ export async function waitUntilHealthy(
 
   let info: Info | undefined;
   let inspectedAt = 0;
-  let counted = false;
-  const count = (starting: boolean) => {
-    if (starting !== counted) startingWaits += starting ? 1 : -1;
-    counted = starting;
-  };
 
-  try {
-    for (;;) {
-      signal?.throwIfAborted();
-      // An HTTP check of a running replica asks the app, not Docker: the
-      // container is inspected again (a crash, a restart) every pollMs, and
-      // the probes in between use the host port it already has.
-      if (
-        !info ||
-        health.type !== "http" ||
-        !info.State.Running ||
-        Date.now() - inspectedAt >= pollMs
-      ) {
-        info = await inspect(container, signal);
-        inspectedAt = Date.now();
-        if (!info)
-          return { healthy: false, reason: "the container was removed while Skiff waited" };
-        const crash = crashReason(info);
-        if (crash) return { healthy: false, reason: crash };
-      }
-      const now = Date.now();
-
-      if (!info.State.Running) {
-        answer = `container ${info.State.Status}`;
-      } else if (health.type === "running") {
-        runningSince ??= now;
-        if (now - runningSince >= health.stableMs) return healthy(info);
-        // The same words every poll: the elapsed time in the progress line shows how far it got.
-        answer = `running; healthy after ${seconds(health.stableMs)} without a restart`;
-      } else if (health.type === "http") {
-        if (now >= nextProbe) {
-          const hostPort = hostPortOf(info, health.port);
-          if (hostPort === undefined) {
-            answer = `port ${health.port} is not published on 127.0.0.1`;
-          } else {
-            const timeoutMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now));
-            const result = await probeHttp({
-              address: { host: "127.0.0.1", port: hostPort },
-              path: health.path,
-              ...(health.host !== undefined && { host: health.host }),
-              timeoutMs,
-              ...(signal && { signal }),
-            });
-            signal?.throwIfAborted();
-            if (result.ok) return healthy(info, health.port);
-            // A check the deadline cut short says nothing new: keep what the app answered before.
-            if (!(answered && result.timedOut && timeoutMs < PROBE_TIMEOUT_MS)) {
-              answered = result.status !== undefined;
-              answer = `GET ${health.path} → ${describeProbe(result)}`;
-            }
-          }
-          count(!answered);
-          nextProbe = Date.now() + (answered ? health.intervalMs : startingProbeMs(startingWaits));
-        }
-      } else {
-        const state = info.State.Health;
-        const last = lastHealthOutput(info);
-        if (state?.Status === "healthy") return healthy(info);
-        if (state?.Status === "unhealthy") {
-          return {
-            healthy: false,
-            reason: `Docker reports it unhealthy after ${state.FailingStreak} failed check${state.FailingStreak === 1 ? "" : "s"}; last check: ${last ?? "no output"}`,
-          };
-        }
-        if (!hasHealthTest(info)) {
-          return {
-            healthy: false,
-            reason:
-              "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
-          };
-        }
-        const command = healthTestCommand(
-          info.Config?.Healthcheck?.Test,
-          // In the Engine's inspect answer, though not in dockerode's types.
-          (info.Config as { Shell?: string[] } | undefined)?.Shell,
-        );
-        if (command && state?.Status !== "healthy" && now >= nextProbe) {
-          const timeoutMs = Math.max(1, Math.min(health.timeoutMs, deadline - now));
-          if (await passesHealthTest(container, command, timeoutMs, signal)) return healthy(info);
-          signal?.throwIfAborted();
-          nextProbe = Date.now() + STARTING_EXEC_MS;
-        }
-        answer = `Docker health ${state?.Status ?? "not reported yet"}${last ? `; last check: ${last}` : ""}`;
-      }
-
-      if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
-      progress(describeReplica(info), answer);
-      // Sleep until the next probe is due, but never spin: nothing may be due at all
-      // (a container not running yet, a check without a command).
-      const untilProbe =
-        health.type === "running" ? pollMs : Math.max(MIN_SLEEP_MS, nextProbe - Date.now());
-      await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
+  for (;;) {
+    signal?.throwIfAborted();
+    // An HTTP check of a running replica asks the app, not Docker: the
+    // container is inspected again (a crash, a restart) every pollMs, and
+    // the probes in between use the host port it already has.
+    if (
+      !info ||
+      health.type !== "http" ||
+      !info.State.Running ||
+      Date.now() - inspectedAt >= pollMs
+    ) {
+      info = await inspect(container, signal);
+      inspectedAt = Date.now();
+      if (!info) return { healthy: false, reason: "the container was removed while Skiff waited" };
+      const crash = crashReason(info);
+      if (crash) return { healthy: false, reason: crash };
     }
-  } finally {
-    count(false);
+    const now = Date.now();
+
+    if (!info.State.Running) {
+      answer = `container ${info.State.Status}`;
+    } else if (health.type === "running") {
+      runningSince ??= now;
+      if (now - runningSince >= health.stableMs) return healthy(info);
+      // The same words every poll: the elapsed time in the progress line shows how far it got.
+      answer = `running; healthy after ${seconds(health.stableMs)} without a restart`;
+    } else if (health.type === "http") {
+      if (now >= nextProbe) {
+        const hostPort = hostPortOf(info, health.port);
+        if (hostPort === undefined) {
+          answer = `port ${health.port} is not published on 127.0.0.1`;
+        } else {
+          const timeoutMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - now));
+          const result = await probeHttp({
+            address: { host: "127.0.0.1", port: hostPort },
+            path: health.path,
+            ...(health.host !== undefined && { host: health.host }),
+            timeoutMs,
+            ...(signal && { signal }),
+          });
+          signal?.throwIfAborted();
+          if (result.ok) return healthy(info, health.port);
+          // A check the deadline cut short says nothing new: keep what the app answered before.
+          if (!(answered && result.timedOut && timeoutMs < PROBE_TIMEOUT_MS)) {
+            answered = result.status !== undefined;
+            answer = `GET ${health.path} → ${describeProbe(result)}`;
+          }
+        }
+        nextProbe = Date.now() + starting.nextProbeMs(!answered, health.intervalMs);
+      }
+    } else {
+      const state = info.State.Health;
+      const last = lastHealthOutput(info);
+      if (state?.Status === "healthy") return healthy(info);
+      if (state?.Status === "unhealthy") {
+        return {
+          healthy: false,
+          reason: `Docker reports it unhealthy after ${state.FailingStreak} failed check${state.FailingStreak === 1 ? "" : "s"}; last check: ${last ?? "no output"}`,
+        };
+      }
+      if (!hasHealthTest(info)) {
+        return {
+          healthy: false,
+          reason:
+            "has no health check to wait for: the image has no HEALTHCHECK and the service's healthcheck: has no test. Add a test, or disable: true to only check that it keeps running",
+        };
+      }
+      const command = healthTestCommand(
+        info.Config?.Healthcheck?.Test,
+        // In the Engine's inspect answer, though not in dockerode's types.
+        (info.Config as { Shell?: string[] } | undefined)?.Shell,
+      );
+      if (command && state?.Status !== "healthy" && now >= nextProbe) {
+        const timeoutMs = Math.max(1, Math.min(health.timeoutMs, deadline - now));
+        if (await passesHealthTest(container, command, timeoutMs, signal)) return healthy(info);
+        signal?.throwIfAborted();
+        nextProbe = Date.now() + STARTING_EXEC_MS;
+      }
+      answer = `Docker health ${state?.Status ?? "not reported yet"}${last ? `; last check: ${last}` : ""}`;
+    }
+
+    if (Date.now() >= deadline) return { healthy: false, reason: deadlineReason(health, answer) };
+    progress(describeReplica(info), answer);
+    // Sleep until the next probe is due, but never spin: nothing may be due at all
+    // (a container not running yet, a check without a command).
+    const untilProbe =
+      health.type === "running" ? pollMs : Math.max(MIN_SLEEP_MS, nextProbe - Date.now());
+    await sleep(Math.max(0, Math.min(pollMs, untilProbe, deadline - Date.now())), signal);
   }
 }
 
