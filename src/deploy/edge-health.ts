@@ -19,7 +19,8 @@ export async function edgeHealthOf(
     const status = await edge.serverStatus(backendName(app, service)).catch((error: unknown) => {
       // A service the edge does not route (a worker) has no backend there;
       // an edge that is down or restarting (its runtime API refuses or times
-      // out: a DependencyError) shows no health: ps still answers.
+      // out: a DependencyError) shows no health: ps still answers, and the
+      // reconciler checks those replicas over HTTP itself.
       if (error instanceof NotFoundError || error instanceof DependencyError) return undefined;
       throw error;
     });
