@@ -54,6 +54,8 @@ export interface SkiffPaths {
   work: string;
   /** Each release's files (binds, secrets, configs), by app and release. */
   releases: string;
+  /** The uploaded tree of each recent release deployed with `skiff deploy` (a config change starts from it). */
+  uploads: string;
 }
 
 /** The file layout under `$SKIFF_HOME`; one function so every module agrees on it. */
@@ -74,6 +76,7 @@ export function skiffPaths(home: string): SkiffPaths {
     runs: join(home, "runs"),
     work: join(home, "work"),
     releases: join(home, "releases"),
+    uploads: join(home, "uploads"),
   };
 }
 

@@ -181,6 +181,9 @@ export class AppService {
     }
     removeAppRepository(config.paths.repos, name);
     rmSync(join(config.paths.runs, name), { recursive: true, force: true });
+    // The uploaded trees kept for config changes (state/upload-sources.ts).
+    rmSync(join(config.paths.uploads, name), { recursive: true, force: true });
+    // Its config vars go with the app's row (ON DELETE CASCADE).
     store.deleteApp(name);
     return {
       app: name,

@@ -4,6 +4,7 @@ import { ExitError, SkiffError } from "../errors.js";
 import { SKIFF_VERSION } from "../version.js";
 import { registerAppCommands } from "./commands/apps.js";
 import { registerBaseCommands } from "./commands/bases.js";
+import { registerConfigCommands } from "./commands/config.js";
 import { registerDeployCommand } from "./commands/deploy.js";
 import { registerProcessCommands } from "./commands/ps.js";
 import { registerReleaseCommands } from "./commands/releases.js";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBaseCommands(program, config);
   registerDeployCommand(program, config);
   registerReleaseCommands(program, config);
+  registerConfigCommands(program, config);
   registerProcessCommands(program, config);
   registerSpecCommands(program);
   return program;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AppSpec, Plan } from "../spec/index.js";
+import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
@@ -51,14 +52,16 @@ describe("Pipeline", () => {
     const db = openDatabase(":memory:");
     new Store(db).createApp("shop");
     const runs = new RunStore(db);
+    const config = new ConfigStore(db);
     const pipeline = new Pipeline({
       runs,
       runners: stageRunners,
       runsRoot: join(root, "runs"),
       workRoot: join(root, "work"),
+      config,
       concurrency,
     });
-    return { root, runs, pipeline };
+    return { root, runs, config, pipeline };
   }
 
   it("runs every stage, records the release and journals each event and stage log", async () => {
@@ -217,5 +220,87 @@ describe("Pipeline", () => {
     ]);
     expect(runs.getRun(a.id)?.stages[0]?.status).toBe("cancelled");
     expect(runs.getRun(b.id)?.reason).toBe("the server stopped");
+  });
+
+  it("makes a release with the config as the run started, and a rollback brings that config back", async () => {
+    const seen: unknown[] = [];
+    const { runs, config, pipeline } = setup(
+      runners({
+        loadSpec: (_app, _dir, _log, snapshot) => {
+          seen.push(snapshot);
+          return { spec, plan, files: {} };
+        },
+      }),
+    );
+    config.set("shop", { GREETING: "one" });
+    config.set("shop", { ROOT: "pw" }, "db");
+    await pipeline.submit("shop", { kind: "git-push" }, source()).finished;
+    config.set("shop", { GREETING: "two" });
+    await pipeline.submit("shop", { kind: "git-push" }, source()).finished;
+    expect(seen).toEqual([
+      { app: { GREETING: "one" }, services: { db: { ROOT: "pw" } } },
+      { app: { GREETING: "two" }, services: { db: { ROOT: "pw" } } },
+    ]);
+    expect(runs.getReleaseByNumber("shop", 2)?.config?.app).toEqual({ GREETING: "two" });
+    config.unset("shop", ["ROOT"], "db");
+
+    const first = runs.getReleaseByNumber("shop", 1) as NonNullable<
+      ReturnType<typeof runs.getReleaseByNumber>
+    >;
+    const rollback = pipeline.submit("shop", { kind: "rollback" }, { rollbackTo: first });
+    const lines: string[] = [];
+    rollback.events.subscribe((e) => e.type === "log" && lines.push(e.text));
+    expect((await rollback.finished).status).toBe("succeeded");
+    expect(config.snapshot("shop")).toEqual({
+      app: { GREETING: "one" },
+      services: { db: { ROOT: "pw" } },
+    });
+    expect(runs.getReleaseByNumber("shop", 3)?.config?.app).toEqual({ GREETING: "one" });
+    expect(lines).toContain("the app's config is r1's again");
+  });
+
+  it("a rollback whose deploy fails leaves the config as it is", async () => {
+    const { runs, config, pipeline } = setup(
+      runners({
+        deploy: async () => {
+          throw new StageFailure("replica 1 never became healthy");
+        },
+      }),
+    );
+    config.set("shop", { GREETING: "one" });
+    await pipeline.submit("shop", { kind: "git-push" }, source()).finished;
+    config.set("shop", { GREETING: "two" });
+    const first = runs.getReleaseByNumber("shop", 1) as NonNullable<
+      ReturnType<typeof runs.getReleaseByNumber>
+    >;
+    const run = await pipeline.submit("shop", { kind: "rollback" }, { rollbackTo: first }).finished;
+    expect(run.status).toBe("failed");
+    expect(config.snapshot("shop").app).toEqual({ GREETING: "two" });
+  });
+
+  it("a config change whose images are all the live release's skips the tests", async () => {
+    let tested = 0;
+    const reused = { digest: "sha256:abc", image: "127.0.0.1:5000/shop/web:r1", release: 1 };
+    const { runs, pipeline } = setup(
+      runners({
+        build: async () => [
+          { service: "web", repository: "127.0.0.1:5000/shop/web", tags: ["r2"], reused },
+        ],
+        test: async () => {
+          tested++;
+          return "passed";
+        },
+      }),
+    );
+    await pipeline.submit("shop", { kind: "git-push" }, source()).finished;
+    expect(tested).toBe(1);
+    const live = runs.getReleaseByNumber("shop", 1) as NonNullable<
+      ReturnType<typeof runs.getReleaseByNumber>
+    >;
+    const run = await pipeline.submit("shop", { kind: "config" }, { ...source(), imagesOf: live })
+      .finished;
+    expect(run.status).toBe("succeeded");
+    expect(run.stages.find((s) => s.name === "test")?.status).toBe("skipped");
+    expect(tested).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { type ConfigSnapshot, EMPTY_CONFIG } from "../config-vars.js";
 import { releaseFingerprints } from "../deploy/fingerprint.js";
 import { planOfRecord } from "../deploy/release.js";
 import type { AppSpec, Plan } from "../spec/index.js";
@@ -13,6 +14,7 @@ import type {
   RunTrigger,
   StageName,
 } from "../state/runs.js";
+import type { UploadSourceStore } from "../state/upload-sources.js";
 import { PipelineQueue } from "./queue.js";
 import { RunEvents } from "./run-events.js";
 import { StageFailure } from "./stage-failure.js";
@@ -29,6 +31,13 @@ export interface SourceProvider {
     log: (text: string) => void,
     signal: AbortSignal,
   ): Promise<{ commit?: string }>;
+  /** The uploaded archive the tree comes from: kept with the release, for a config change later. */
+  archiveFile?: string;
+  /**
+   * Set for a config change: the live release, whose images run on in the
+   * new release for every service whose image the change leaves as it is.
+   */
+  imagesOf?: ReleaseRecord;
 }
 
 /**
@@ -50,6 +59,8 @@ export interface RunContext {
   files: ReleaseFiles;
   /** The release number this run will create if it publishes. */
   releaseNumber: number;
+  /** A config change: the live release and its plan, whose images are kept where the image is unchanged. */
+  imagesOf?: { release: ReleaseRecord; plan: Plan };
   commit?: string;
   log(text: string, service?: string): void;
   signal: AbortSignal;
@@ -83,6 +94,7 @@ export interface StageRunners {
     app: string,
     sourceDir: string,
     log: (text: string) => void,
+    config: ConfigSnapshot,
   ): { spec: AppSpec; plan: Plan; files: ReleaseFiles };
   build(ctx: RunContext): Promise<BuiltImage[]>;
   test(ctx: RunContext, images: BuiltImage[]): Promise<"passed" | "none">;
@@ -98,8 +110,18 @@ export interface PipelineOptions {
   workRoot: string;
   /** Where each release's files are kept; without it a release's files live only in the run. */
   releaseFiles?: ReleaseFileStore;
+  /** The apps' config vars: a run reads them, a rollback brings its release's back. */
+  config?: AppConfig;
+  /** Where uploaded trees are kept with their releases. */
+  uploads?: UploadSourceStore;
   concurrency?: number;
   now?: () => Date;
+}
+
+/** What the pipeline needs of the config store (state/app-config.ts). */
+export interface AppConfig {
+  snapshot(app: string): ConfigSnapshot;
+  replace(app: string, snapshot: ConfigSnapshot): void;
 }
 
 /** A run in flight, as the trigger that started it sees it. */
@@ -278,6 +300,7 @@ export class Pipeline {
             status: "published",
             rollbackOf: target.number,
             planJson: encodePlan(targetPlan),
+            ...(target.config ? { config: target.config } : {}),
             fingerprints:
               target.fingerprints ??
               releaseFingerprints(
@@ -287,6 +310,7 @@ export class Pipeline {
               ),
           });
           this.options.releaseFiles?.copy(run.app, target.number, release.number);
+          this.options.uploads?.copy(run.app, target.number, release.number);
           for (const image of release.images)
             log(`${image.image} is ${image.digest}`, image.service);
           log(`release r${release.number} (rollback to r${target.number}) recorded`);
@@ -311,19 +335,33 @@ export class Pipeline {
             published.number,
           ),
         );
+        if (target.config && this.options.config) {
+          // As Heroku does: the release that runs again brings its config back.
+          this.options.config.replace(run.app, target.config);
+          events.emit({
+            type: "log",
+            stage: "deploy",
+            text: `the app's config is r${target.number}'s again`,
+          });
+        }
         live.finish("succeeded", undefined, published.number);
         return;
       }
       const sourceDir = join(workDir, "src");
       mkdirSync(sourceDir);
+      // The config as the run starts: what the release records and runs with.
+      const config = this.options.config?.snapshot(run.app) ?? EMPTY_CONFIG;
       const { spec, plan, files, commit } = await stage("source", async (log) => {
         const fetched = await source.fetch(sourceDir, log, signal);
         if (fetched.commit) runs.setCommit(runId, fetched.commit);
         return {
-          ...runners.loadSpec(run.app, sourceDir, log),
+          ...runners.loadSpec(run.app, sourceDir, log, config),
           commit: fetched.commit ?? run.commit,
         };
       });
+      const imagesOf = source.imagesOf
+        ? { release: source.imagesOf, plan: planOfRecord(source.imagesOf) }
+        : undefined;
       const releaseNumber = runs.nextReleaseNumber(run.app);
       const ctxBase = {
         run: runs.getRun(runId) as RunRecord,
@@ -334,11 +372,20 @@ export class Pipeline {
         files,
         releaseNumber,
         ...(commit ? { commit } : {}),
+        ...(imagesOf ? { imagesOf } : {}),
         signal,
         rollingBack,
       };
       const images = await stage("build", (log) => runners.build({ ...ctxBase, log }));
-      await stage("test", (log) => runners.test({ ...ctxBase, log }, images));
+      await stage("test", async (log) => {
+        if (imagesOf && images.every((image) => image.reused)) {
+          log(
+            `a config change: every image is r${imagesOf.release.number}'s, tested when it was built`,
+          );
+          return "skipped" as const;
+        }
+        return runners.test({ ...ctxBase, log }, images);
+      });
       const published = await stage("publish", async (log) => {
         const released = await runners.publish({ ...ctxBase, log }, images);
         const release = runs.createRelease({
@@ -351,8 +398,11 @@ export class Pipeline {
           status: "published",
           planJson: encodePlan(plan),
           fingerprints: releaseFingerprints(plan, released, files),
+          config,
         });
         this.options.releaseFiles?.save(run.app, release.number, files);
+        if (source.archiveFile)
+          this.options.uploads?.keep(run.app, release.number, source.archiveFile);
         log(`release r${release.number} published`);
         return release;
       });

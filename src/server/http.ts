@@ -4,11 +4,14 @@ import { SkiffError } from "../errors.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { RegistryError } from "../registry/errors.js";
 import type { StatusReport } from "../runtime/status.js";
+import type { ConfigStore } from "../state/app-config.js";
 import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
+import type { UploadSourceStore } from "../state/upload-sources.js";
 import { bearerToken, isValidToken } from "./admin-token.js";
 import { registerAppRoutes } from "./api/apps.js";
 import { type BaseRoutesDependencies, registerBaseRoutes } from "./api/bases.js";
+import { registerConfigRoutes } from "./api/config.js";
 import { registerDeployRoutes } from "./api/deploy.js";
 import { registerEventRoutes } from "./api/events.js";
 import { type DeployEngine, registerProcessRoutes } from "./api/processes.js";
@@ -32,6 +35,9 @@ export interface HttpDependencies {
   /** Scratch space for uploads and runs. */
   workRoot: string;
   bases: BaseRoutesDependencies;
+  /** The apps' config vars, and where uploaded trees are kept (a config change starts from one). */
+  config: ConfigStore;
+  uploads: UploadSourceStore;
   /**
    * The deployer (the same instance the pipeline deploys with) and the
    * desired state, for releases, rollback, ps, scale and restart. Absent,
@@ -260,6 +266,15 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     store: deps.store,
     runs: deps.runs,
     ...(deps.deploy ? { engine: deps.deploy } : {}),
+  });
+  registerConfigRoutes(app, {
+    store: deps.store,
+    runs: deps.runs,
+    config: deps.config,
+    pipeline: deps.pipeline,
+    uploads: deps.uploads,
+    reposRoot: deps.git.reposRoot,
+    ...(deps.deploy ? { deployments: deps.deploy.deployments } : {}),
   });
   registerBaseRoutes(app, deps.bases);
   registerDeployRoutes(app, {

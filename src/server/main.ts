@@ -19,12 +19,14 @@ import { portAnswers } from "../runtime/managed-process.js";
 import { Reconciler } from "../runtime/reconciler.js";
 import { collectStatus } from "../runtime/status.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
+import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
 import { ReleaseFileStore } from "../state/release-files.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { TestResultStore } from "../state/test-results.js";
+import { UploadSourceStore } from "../state/upload-sources.js";
 import { SKIFF_VERSION } from "../version.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { restrictHomeModes } from "./file-modes.js";
@@ -150,6 +152,8 @@ export async function startServer(
   // then keep it there. A failure is logged; the periodic passes try again.
   await reconciler.pass();
   reconciler.start();
+  const appConfig = new ConfigStore(store.db);
+  const uploads = new UploadSourceStore(config.paths.uploads);
   const pipeline = new Pipeline({
     runs,
     runners: createStageRunners({
@@ -163,6 +167,8 @@ export async function startServer(
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
     releaseFiles,
+    config: appConfig,
+    uploads,
     concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();
@@ -190,6 +196,8 @@ export async function startServer(
     }),
     runs,
     pipeline,
+    config: appConfig,
+    uploads,
     deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,

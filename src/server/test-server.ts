@@ -13,10 +13,12 @@ import type { AppService } from "../apps/app-service.js";
 import { Pipeline, type StageRunners } from "../pipeline/pipeline.js";
 import type { RegistryClient } from "../registry/client.js";
 import { type AppSpec, parseSpec } from "../spec/index.js";
+import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
 import { type ReleaseRecord, RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
+import { UploadSourceStore } from "../state/upload-sources.js";
 import { hashToken } from "./admin-token.js";
 import type { ProcessControl } from "./api/processes.js";
 import { buildHttpServer, type HttpDependencies } from "./http.js";
@@ -81,8 +83,10 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
   const runs = new RunStore(db);
   const deployments = new DeploymentStore(db);
   const stages = options.stages?.({ runs, deployments }) ?? {};
+  const config = new ConfigStore(db);
   const pipeline = new Pipeline({
     runs,
+    config,
     runners: new Proxy(stages as StageRunners, {
       get: (target, key) => (key in target ? Reflect.get(target, key) : unreachable),
     }),
@@ -95,6 +99,8 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
     status: unreachable,
     runs,
     pipeline,
+    config,
+    uploads: new UploadSourceStore(join(dir, "uploads")),
     runsRoot: join(dir, "runs"),
     workRoot: join(dir, "work"),
     bases: {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ConfigSnapshot } from "../config-vars.js";
 import type { SqliteDatabase } from "./database.js";
 
 export type RunStatus =
@@ -91,6 +92,8 @@ export interface ReleaseRecord {
   planJson?: string;
   /** serviceFingerprint per service; absent until computed for releases recorded before fingerprints. */
   fingerprints?: Record<string, string>;
+  /** The app's config the release was made with; absent on releases recorded before config was stored. */
+  config?: ConfigSnapshot;
 }
 
 interface RunRow {
@@ -129,6 +132,7 @@ interface ReleaseRow {
   rollback_of: number | null;
   plan_json: string | null;
   fingerprints_json: string | null;
+  config_json: string | null;
 }
 
 /**
@@ -312,6 +316,7 @@ export class RunStore {
     /** The plan, encoded by spec/plan-codec.ts. */
     planJson?: string;
     fingerprints?: Record<string, string>;
+    config?: ConfigSnapshot;
   }): ReleaseRecord {
     const at = this.now().toISOString();
     const id = this.db.transaction(() => {
@@ -323,7 +328,7 @@ export class RunStore {
         ).n ?? 0;
       const result = this.db
         .prepare(
-          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(
           input.app,
@@ -337,6 +342,7 @@ export class RunStore {
           input.rollbackOf ?? null,
           input.planJson ?? null,
           input.fingerprints ? JSON.stringify(input.fingerprints) : null,
+          input.config ? JSON.stringify(input.config) : null,
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
@@ -471,8 +477,31 @@ export class RunStore {
       ...(row.fingerprints_json !== null
         ? { fingerprints: decodeFingerprints(row.fingerprints_json, row.app, row.number) }
         : {}),
+      ...(row.config_json !== null
+        ? { config: decodeConfig(row.config_json, row.app, row.number) }
+        : {}),
     };
   }
+}
+
+const varsSchema = z.record(z.string(), z.string());
+const configSchema = z.object({ app: varsSchema, services: z.record(z.string(), varsSchema) });
+
+/** A release's stored config, checked: a damaged row fails here, not as a wrong environment. */
+function decodeConfig(json: string, app: string, number: number): ConfigSnapshot {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `release r${number} of ${app} has a damaged config snapshot (${parsed.error.issues[0]?.message ?? "invalid"}); deploy another release with skiff rollback or a push`,
+    );
+  }
+  return parsed.data;
 }
 
 const fingerprintsSchema = z.record(z.string(), z.string().regex(/^[0-9a-f]{24}$/));

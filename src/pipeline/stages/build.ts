@@ -1,5 +1,6 @@
 import { buildImage } from "../../build/build-image.js";
 import type { BuildEvent, BuildStep } from "../../build/steps.js";
+import { canonicalJson } from "../../canonical-json.js";
 import { LABELS } from "../../docker/engine.js";
 import type { RegistryCredentials } from "../../registry/client.js";
 import { SourceTree } from "../../source/tree.js";
@@ -39,16 +40,23 @@ export async function buildServices(
   deps: ReuseDeps & { runs: RunStore; auth?: RegistryCredentials },
   ctx: RunContext,
 ): Promise<BuiltImage[]> {
-  const toBuild = ctx.plan.services.filter((s) => s.source.type === "build");
   const previous = deps.runs.latestPublishedRelease(ctx.app);
   const tags = imageTags(ctx.releaseNumber, ctx.commit);
-  const given: BuiltImage[] = [];
+  const kept = keptByConfigChange(deps, ctx, tags);
+  const toBuild = ctx.plan.services.filter(
+    (s) => s.source.type === "build" && !kept.some((k) => k.service === s.name),
+  );
+  const given: BuiltImage[] = kept.filter((k) =>
+    ctx.plan.services.some((s) => s.name === k.service && s.source.type === "image"),
+  );
   for (const service of ctx.plan.services.filter((s) => s.source.type === "image")) {
+    if (kept.some((k) => k.service === service.name)) continue;
     given.push(await prepareImageService(deps, ctx, service, previous, tags));
   }
+  const keptBuilds = kept.filter((k) => !given.includes(k));
   if (toBuild.length === 0) {
-    ctx.log("no service has a build: section; nothing to build");
-    return given;
+    if (keptBuilds.length === 0) ctx.log("no service has a build: section; nothing to build");
+    return [...orderedAsPlanned(ctx, keptBuilds), ...given];
   }
   const queue = [...toBuild];
   const built: BuiltImage[] = [];
@@ -147,6 +155,48 @@ export async function buildServices(
   await Promise.all(Array.from({ length: Math.min(BUILD_PARALLELISM, toBuild.length) }, worker));
   if (ctx.signal.aborted) throw ctx.signal.reason;
   if (failures[0]) throw failures[0];
-  // Keep the plan's order, whatever order the builds finished in.
-  return [...toBuild.flatMap((s) => built.filter((b) => b.service === s.name)), ...given];
+  return [...orderedAsPlanned(ctx, [...keptBuilds, ...built]), ...given];
+}
+
+/** Images in the plan's order, whatever order the builds finished in. */
+function orderedAsPlanned(ctx: RunContext, images: BuiltImage[]): BuiltImage[] {
+  return ctx.plan.services.flatMap((s) => images.filter((i) => i.service === s.name));
+}
+
+/**
+ * A config change makes its release from the live one's images: each
+ * service whose image is made the same way as in the live release (same
+ * build section with the same args, or the same `image:`) keeps its image,
+ * unbuilt. One whose build args or image name the changed config altered
+ * is built (or pulled) as a push would.
+ */
+function keptByConfigChange(deps: ReuseDeps, ctx: RunContext, tags: string[]): BuiltImage[] {
+  if (!ctx.imagesOf) return [];
+  const { release, plan: livePlan } = ctx.imagesOf;
+  const kept: BuiltImage[] = [];
+  for (const service of ctx.plan.services) {
+    const live = livePlan.services.find((s) => s.name === service.name);
+    const image = release.images.find((i) => i.service === service.name);
+    if (!live || !image || canonicalJson(live.source) !== canonicalJson(service.source)) {
+      ctx.log(
+        live && image
+          ? `the config change alters how this image is made; it is made again`
+          : `not in r${release.number}; made as a push would`,
+        service.name,
+      );
+      continue;
+    }
+    ctx.log(
+      `kept from r${release.number}: ${image.image} (${image.digest.slice(7, 19)}), not rebuilt`,
+      service.name,
+    );
+    kept.push({
+      service: service.name,
+      repository: serviceRepository(deps.registryAddress, ctx.app, service.name),
+      tags,
+      ...(image.buildKey ? { buildKey: image.buildKey } : {}),
+      reused: { digest: image.digest, image: image.image, release: release.number },
+    });
+  }
+  return kept;
 }

@@ -34,7 +34,7 @@ export function createStageRunners(deps: {
   // Said once per server, in the first run's build log, when builds cannot be given a lower weight.
   let buildWeightNoted = false;
   return {
-    loadSpec: (app, sourceDir, log) => loadRunSpec(app, sourceDir, log),
+    loadSpec: (app, sourceDir, log, config) => loadRunSpec(app, sourceDir, log, config),
     build: async (ctx) => {
       const weight = await lowerBuildCpuWeight();
       if ("reason" in weight && !buildWeightNoted) {

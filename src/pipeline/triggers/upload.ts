@@ -12,6 +12,7 @@ import { StageFailure } from "../stage-failure.js";
  */
 export function uploadedTreeSource(archiveFile: string): SourceProvider {
   return {
+    archiveFile,
     fetch(destDir, log) {
       return new Promise((resolve, reject) => {
         // -x only: GNU tar refuses `..` members; --no-same-owner keeps files ours.

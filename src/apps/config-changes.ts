@@ -1,0 +1,120 @@
+import { configKeyProblem, configValueProblem, sameConfig } from "../config-vars.js";
+import { NotFoundError, ValidationError } from "../errors.js";
+import type { SourceProvider } from "../pipeline/pipeline.js";
+import type { ConfigStore } from "../state/app-config.js";
+import type { ReleaseRecord, RunTrigger } from "../state/runs.js";
+
+/** A `config:set` or `config:unset`, as the API receives it. */
+export interface ConfigChange {
+  set?: Record<string, string>;
+  unset?: string[];
+  /** Vars of this service alone; absent: app-wide. */
+  service?: string;
+  /** false: store the change for the next release instead of making one now. */
+  restart: boolean;
+}
+
+/** What a change did. */
+export interface ConfigChangeOutcome {
+  /** Keys set to a new value, or unset. */
+  changed: string[];
+  /** Keys given to unset that were not set. */
+  notSet: string[];
+  /** The run that rolls the change out, when one started. */
+  run?: number;
+  /** Why no run started, when none did. */
+  stored?: string;
+}
+
+export interface ConfigChangeDeps {
+  config: ConfigStore;
+  appExists(app: string): boolean;
+  /** The live release, if any. */
+  liveRelease(app: string): ReleaseRecord | undefined;
+  /** Starts the run that makes a release from `release` with the new config. */
+  submit(app: string, trigger: RunTrigger, source: SourceProvider): { run: { number: number } };
+  /** The source of such a run: the release's tree and images (triggers/release-source.ts). */
+  treeOf(release: ReleaseRecord, change: string): SourceProvider;
+}
+
+/**
+ * Stores a config change and, unless told not to, rolls it out the way
+ * Heroku does: a new release from the live one's images, with nothing
+ * built that the change leaves as it is, deployed like a push (only the
+ * services whose environment changed are replaced). Every key and value is
+ * checked before anything is stored; values are never quoted back.
+ */
+export function changeConfig(
+  deps: ConfigChangeDeps,
+  app: string,
+  change: ConfigChange,
+): ConfigChangeOutcome {
+  if (!deps.appExists(app)) {
+    throw new NotFoundError(`no app named "${app}"`, "skiff apps lists the apps");
+  }
+  const set = change.set ?? {};
+  const unset = change.unset ?? [];
+  if (Object.keys(set).length === 0 && unset.length === 0) {
+    throw new ValidationError(
+      "nothing to change: name at least one KEY=VALUE to set or KEY to unset",
+      "skiff config:set APP KEY=VALUE… or skiff config:unset APP KEY…",
+    );
+  }
+  const service = change.service ?? "";
+  if (service !== "" && !/^[a-z0-9][a-z0-9_.-]*$/.test(service)) {
+    throw new ValidationError(
+      `${JSON.stringify(service.slice(0, 64))} is not a service name`,
+      "name a service of the app's compose.yaml (skiff ps APP lists them)",
+    );
+  }
+  for (const key of [...Object.keys(set), ...unset]) {
+    const problem = configKeyProblem(key);
+    if (problem) throw new ValidationError(problem);
+  }
+  for (const [key, value] of Object.entries(set)) {
+    if (typeof value !== "string") {
+      throw new ValidationError(`the value of ${key} must be a string`);
+    }
+    const problem = configValueProblem(key, value);
+    if (problem) throw new ValidationError(problem);
+  }
+  const both = unset.filter((key) => Object.hasOwn(set, key));
+  if (both.length > 0) {
+    throw new ValidationError(`${both.join(", ")} is both set and unset in one change`);
+  }
+
+  const before = deps.config.snapshot(app);
+  const current = service === "" ? before.app : (before.services[service] ?? {});
+  const changed = Object.keys(set).filter((key) => current[key] !== set[key]);
+  const notSet = unset.filter((key) => !Object.hasOwn(current, key));
+  changed.push(...unset.filter((key) => Object.hasOwn(current, key)));
+  if (Object.keys(set).length > 0) deps.config.set(app, set, service);
+  if (unset.length > 0) deps.config.unset(app, unset, service);
+
+  const outcome: ConfigChangeOutcome = { changed, notSet };
+  const live = deps.liveRelease(app);
+  if (!live)
+    return { ...outcome, stored: "no release is live yet; the next push or deploy uses it" };
+  if (!change.restart) {
+    return {
+      ...outcome,
+      stored: "stored without a new release (--no-restart); the next release uses it",
+    };
+  }
+  const after = deps.config.snapshot(app);
+  if (live.config && sameConfig(live.config, after)) {
+    return {
+      ...outcome,
+      stored: `r${live.number} already runs with this config; nothing to roll out`,
+    };
+  }
+  const what = describeChange(change, service);
+  const submitted = deps.submit(app, { kind: "config" }, deps.treeOf(live, what));
+  return { ...outcome, run: submitted.run.number };
+}
+
+function describeChange(change: ConfigChange, service: string): string {
+  const keys = [...Object.keys(change.set ?? {}), ...(change.unset ?? [])].join(", ");
+  const command = change.set && Object.keys(change.set).length > 0 ? "config:set" : "config:unset";
+  return `${command} ${keys}${service ? ` (service ${service})` : ""}`;
+}

@@ -1,0 +1,83 @@
+// An app's config vars, as the operator set them with `skiff config:set`.
+// App-wide vars feed the spec's `${VAR}` interpolation and Compose's
+// pass-through (`environment: [VAR]`), over the tree's `.env`, which is
+// over the spec's own defaults. They also go into the environment of every
+// service built from the repository (the app's own code reads its config
+// from there, as on Heroku), but not of a service that runs a given
+// `image:` (a database, a cache): the spec configures those, so setting a
+// var the database does not use never restarts it. A service's own vars
+// (`--service`) go into that service's environment, over the app-wide ones.
+// Values are kept byte for byte as given.
+
+/** The config of an app at one moment: what a release is made with. */
+export interface ConfigSnapshot {
+  /** App-wide vars. */
+  app: Record<string, string>;
+  /** Per service, the vars only that service gets. */
+  services: Record<string, Record<string, string>>;
+}
+
+export const EMPTY_CONFIG: ConfigSnapshot = Object.freeze({ app: {}, services: {} });
+
+/** An environment variable name that `${NAME}` interpolation can name too. */
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const CONFIG_KEY_MAX_LENGTH = 256;
+/** A config value is a setting, a password, a certificate: never a file's worth. */
+export const CONFIG_VALUE_MAX_BYTES = 64 * 1024;
+
+/** Why `key` cannot be a config var's name, or undefined when it can. */
+export function configKeyProblem(key: string): string | undefined {
+  if (key.length > CONFIG_KEY_MAX_LENGTH) {
+    return `the config key ${JSON.stringify(key.slice(0, 40))}… is longer than ${CONFIG_KEY_MAX_LENGTH} characters`;
+  }
+  if (!KEY.test(key)) {
+    return `${JSON.stringify(key)} is not a valid config key: use letters, digits and _, not starting with a digit (as in DATABASE_URL)`;
+  }
+  return undefined;
+}
+
+/** Why `value` (of `key`) cannot be stored, or undefined when it can. Never quotes the value. */
+export function configValueProblem(key: string, value: string): string | undefined {
+  if (value.includes("\0")) {
+    return `the value of ${key} holds a NUL character, which no environment variable can carry`;
+  }
+  if (Buffer.byteLength(value, "utf8") > CONFIG_VALUE_MAX_BYTES) {
+    return `the value of ${key} is larger than ${CONFIG_VALUE_MAX_BYTES / 1024} KiB; put a file that large into the repository or a volume instead`;
+  }
+  return undefined;
+}
+
+/** The variables `${VAR}` interpolation sees from the config (app-wide vars only). */
+export function interpolationVariables(config: ConfigSnapshot): Record<string, string> {
+  return { ...config.app };
+}
+
+/** What the config adds to a service's environment, over what the spec sets there. */
+export function serviceConfigEnvironment(
+  config: ConfigSnapshot,
+  service: { name: string; builtFromRepository: boolean },
+): Record<string, string> {
+  return {
+    ...(service.builtFromRepository ? config.app : {}),
+    ...(config.services[service.name] ?? {}),
+  };
+}
+
+/** Whether two snapshots hold the same vars with the same values. */
+export function sameConfig(a: ConfigSnapshot, b: ConfigSnapshot): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(config: ConfigSnapshot): string {
+  const sorted = (vars: Record<string, string>) =>
+    Object.keys(vars)
+      .sort()
+      .map((key) => [key, vars[key]]);
+  return JSON.stringify([
+    sorted(config.app),
+    Object.keys(config.services)
+      .sort()
+      .filter((service) => Object.keys(config.services[service] ?? {}).length > 0)
+      .map((service) => [service, sorted(config.services[service] ?? {})]),
+  ]);
+}

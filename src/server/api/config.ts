@@ -1,0 +1,140 @@
+import type { FastifyInstance } from "fastify";
+import {
+  type ConfigChange,
+  type ConfigChangeOutcome,
+  changeConfig,
+} from "../../apps/config-changes.js";
+import type { ConfigSnapshot } from "../../config-vars.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import type { Pipeline } from "../../pipeline/pipeline.js";
+import { releaseTreeSource } from "../../pipeline/triggers/release-source.js";
+import type { ConfigStore } from "../../state/app-config.js";
+import type { DeploymentStore } from "../../state/deployments.js";
+import type { RunStore } from "../../state/runs.js";
+import type { Store } from "../../state/store.js";
+import type { UploadSourceStore } from "../../state/upload-sources.js";
+
+export interface ConfigRoutesDependencies {
+  store: Store;
+  runs: RunStore;
+  config: ConfigStore;
+  pipeline: Pipeline;
+  uploads: UploadSourceStore;
+  reposRoot: string;
+  /** Which release is live; absent when no deploy engine is configured (changes are stored only). */
+  deployments?: DeploymentStore;
+}
+
+/** `GET /api/v1/apps/APP/config`: the app-wide vars and each service's own. */
+export type ConfigAnswer = ConfigSnapshot;
+
+/** `GET /api/v1/apps/APP/config/KEY`. */
+export interface ConfigValueAnswer {
+  key: string;
+  value: string;
+  service?: string;
+}
+
+/** `PATCH /api/v1/apps/APP/config` answers 202 with the run when one started, else 200. */
+export type ConfigChangeAnswer = ConfigChangeOutcome;
+
+/** The config routes: read, set and unset an app's config vars (apps/config-changes.ts). */
+export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRoutesDependencies): void {
+  const requireApp = (name: string) => {
+    if (!deps.store.getApp(name)) {
+      throw new NotFoundError(`no app named "${name}"`, "skiff apps lists the apps");
+    }
+  };
+
+  app.get<{ Params: { name: string } }>(
+    "/api/v1/apps/:name/config",
+    async (request): Promise<ConfigAnswer> => {
+      requireApp(request.params.name);
+      return deps.config.snapshot(request.params.name);
+    },
+  );
+
+  app.get<{ Params: { name: string; key: string }; Querystring: { service?: string } }>(
+    "/api/v1/apps/:name/config/:key",
+    async (request): Promise<ConfigValueAnswer> => {
+      const { name, key } = request.params;
+      requireApp(name);
+      const service = request.query.service;
+      const snapshot = deps.config.snapshot(name);
+      const vars = service ? (snapshot.services[service] ?? {}) : snapshot.app;
+      if (!Object.hasOwn(vars, key)) {
+        throw new NotFoundError(
+          `${key} is not set for ${service ? `service ${service} of ` : ""}${name}`,
+          `skiff config ${name} lists what is set`,
+        );
+      }
+      return { key, value: vars[key] as string, ...(service ? { service } : {}) };
+    },
+  );
+
+  app.patch<{ Params: { name: string }; Body: unknown }>(
+    "/api/v1/apps/:name/config",
+    async (request, reply): Promise<ConfigChangeAnswer> => {
+      const name = request.params.name;
+      const outcome = changeConfig(
+        {
+          config: deps.config,
+          appExists: (app) => deps.store.getApp(app) !== undefined,
+          liveRelease: (app) => {
+            const live = deps.deployments?.desired(app).release;
+            return live === undefined ? undefined : deps.runs.getReleaseByNumber(app, live);
+          },
+          submit: (app, trigger, source) => deps.pipeline.submit(app, trigger, source),
+          treeOf: (release, change) =>
+            releaseTreeSource({
+              reposRoot: deps.reposRoot,
+              uploads: deps.uploads,
+              release,
+              change,
+            }),
+        },
+        name,
+        configChangeBody(request.body),
+      );
+      reply.code(outcome.run !== undefined ? 202 : 200);
+      return outcome;
+    },
+  );
+}
+
+/** The PATCH body: `{set: {K: V}, unset: [K], service?, restart?}`. */
+function configChangeBody(body: unknown): ConfigChange {
+  const hint =
+    'send {"set": {"KEY": "value"}} or {"unset": ["KEY"]}, optionally with "service" and "restart": false';
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ValidationError("the config change must be a JSON object", hint);
+  }
+  const { set, unset, service, restart, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) {
+    throw new ValidationError(`unknown field ${unknown[0]} in the config change`, hint);
+  }
+  if (set !== undefined && (typeof set !== "object" || set === null || Array.isArray(set))) {
+    throw new ValidationError('"set" must be an object of KEY: "value"', hint);
+  }
+  for (const [key, value] of Object.entries((set ?? {}) as Record<string, unknown>)) {
+    if (typeof value !== "string") {
+      throw new ValidationError(`the value of ${key} must be a string`, hint);
+    }
+  }
+  if (unset !== undefined && (!Array.isArray(unset) || unset.some((k) => typeof k !== "string"))) {
+    throw new ValidationError('"unset" must be a list of keys', hint);
+  }
+  if (service !== undefined && typeof service !== "string") {
+    throw new ValidationError('"service" must be a service name', hint);
+  }
+  if (restart !== undefined && typeof restart !== "boolean") {
+    throw new ValidationError('"restart" must be true or false', hint);
+  }
+  return {
+    ...(set ? { set: set as Record<string, string> } : {}),
+    ...(unset ? { unset: unset as string[] } : {}),
+    ...(service ? { service } : {}),
+    restart: restart ?? true,
+  };
+}
