@@ -453,7 +453,7 @@ function fileSource(
         "warning",
         ctx.map.at(p),
         p,
-        `variable ${def.environment} is not set in the app's config or .env; set it in the .env file next to the spec before deploying, or the ${origin} is empty`,
+        `variable ${def.environment} is not set in the app's config or .env; set it with skiff config:set APP NAME=VALUE (or in the .env file next to the spec) before deploying, or the ${origin} is empty`,
       );
     }
     return { type: "environment", variable: def.environment };

@@ -1126,7 +1126,7 @@ function fileDefinition(kind: "secret" | "config") {
       insideRepo,
     ).optional(),
     environment: text(
-      `Variable whose value is the ${kind}: from the .env file next to the spec, read when the release is made.`,
+      `Variable whose value is the ${kind}: from the app's config (skiff config:set) over the .env file next to the spec, read when the release is made.`,
     ).optional(),
     external: flag("Refused: Skiff has no external secret store yet.").optional(),
   };
