@@ -15,9 +15,39 @@ export interface ConfigSnapshot {
   app: Record<string, string>;
   /** Per service, the vars only that service gets. */
   services: Record<string, Record<string, string>>;
+  /**
+   * The vars set with `--secret`, by secretName: sealed at rest, masked in
+   * answers, scrubbed from every log. Absent: none.
+   */
+  secret?: string[];
 }
 
 export const EMPTY_CONFIG: ConfigSnapshot = Object.freeze({ app: {}, services: {} });
+
+/** How `secret` names a var: `KEY` app-wide, `SERVICE/KEY` for a service's own. */
+export function secretName(key: string, service = ""): string {
+  return service === "" ? key : `${service}/${key}`;
+}
+
+/** Whether the var is a secret. */
+export function isSecret(config: ConfigSnapshot, key: string, service = ""): boolean {
+  return config.secret?.includes(secretName(key, service)) ?? false;
+}
+
+/** Every secret value of the snapshot (what logs must never show). */
+export function secretValues(config: ConfigSnapshot): string[] {
+  const values: string[] = [];
+  for (const name of config.secret ?? []) {
+    const slash = name.indexOf("/");
+    const value =
+      slash < 0 ? config.app[name] : config.services[name.slice(0, slash)]?.[name.slice(slash + 1)];
+    if (value !== undefined) values.push(value);
+  }
+  return values;
+}
+
+/** A secret shorter than this is refused: it could not be told apart from ordinary text in logs. */
+export const SECRET_MIN_LENGTH = 4;
 
 /** An environment variable name that `${NAME}` interpolation can name too. */
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -74,6 +104,7 @@ function canonical(config: ConfigSnapshot): string {
       .sort()
       .map((key) => [key, vars[key]]);
   return JSON.stringify([
+    [...(config.secret ?? [])].sort(),
     sorted(config.app),
     Object.keys(config.services)
       .sort()

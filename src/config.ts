@@ -39,6 +39,8 @@ export function imageRegistryHost(
 export interface SkiffPaths {
   database: string;
   adminToken: string;
+  /** The key that seals secrets at rest (secrets/secret-key.ts), 0600. */
+  secretKey: string;
   run: string;
   logs: string;
   serverPid: string;
@@ -65,6 +67,7 @@ export function skiffPaths(home: string): SkiffPaths {
   return {
     database: join(home, "skiff.db"),
     adminToken: join(home, "admin-token"),
+    secretKey: join(home, "secret-key"),
     run,
     logs,
     serverPid: join(run, "server.pid"),

@@ -39,6 +39,12 @@ export class UnauthorizedError extends SkiffError {
   override readonly code = "unauthorized";
 }
 
+/** A valid token that may not do this (a secret's value unasked, a token's scope). */
+export class ForbiddenError extends SkiffError {
+  override readonly status = 403;
+  override readonly code = "forbidden";
+}
+
 /** A part of the data plane (Docker, registry, edge) failed or is missing. */
 export class DependencyError extends SkiffError {
   override readonly status = 502;

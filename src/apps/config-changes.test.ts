@@ -21,19 +21,19 @@ describe("changeConfig", () => {
     const db = openDatabase(join(dir, "skiff.db"));
     new Store(db).createApp("shop");
     const config = new ConfigStore(db);
-    const submitted: { trigger: RunTrigger; change: string; from: number }[] = [];
+    const submitted: { trigger: RunTrigger; change: string }[] = [];
     let change = "";
     const deps: ConfigChangeDeps = {
       config,
       appExists: (app) => app === "shop",
       liveRelease: () =>
         live ? ({ number: 4, app: "shop", images: [], ...live } as ReleaseRecord) : undefined,
-      treeOf: (release, what) => {
+      liveTree: (what) => {
         change = what;
-        return { fetch: async () => ({}), imagesOf: release };
+        return { fetch: async () => ({}) };
       },
-      submit: (_app, trigger, source) => {
-        submitted.push({ trigger, change, from: source.imagesOf?.number ?? 0 });
+      submit: (_app, trigger) => {
+        submitted.push({ trigger, change });
         return { run: { number: 9 } };
       },
     };
@@ -45,9 +45,7 @@ describe("changeConfig", () => {
     const outcome = changeConfig(deps, "shop", { set: { A: "1", B: "x=y" }, restart: true });
     expect(outcome).toEqual({ changed: ["A", "B"], notSet: [], run: 9 });
     expect(config.snapshot("shop").app).toEqual({ A: "1", B: "x=y" });
-    expect(submitted).toEqual([
-      { trigger: { kind: "config" }, change: "config:set A, B", from: 4 },
-    ]);
+    expect(submitted).toEqual([{ trigger: { kind: "config" }, change: "config:set A, B" }]);
   });
 
   it("only stores when no release is live, or with --no-restart", () => {

@@ -1,4 +1,10 @@
-import { configKeyProblem, configValueProblem, sameConfig } from "../config-vars.js";
+import {
+  configKeyProblem,
+  configValueProblem,
+  isSecret,
+  SECRET_MIN_LENGTH,
+  sameConfig,
+} from "../config-vars.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { SourceProvider } from "../pipeline/pipeline.js";
 import type { ConfigStore } from "../state/app-config.js";
@@ -10,6 +16,8 @@ export interface ConfigChange {
   unset?: string[];
   /** Vars of this service alone; absent: app-wide. */
   service?: string;
+  /** Seal the vars set (`--secret`): masked in answers, scrubbed from logs. A secret stays one. */
+  secret?: boolean;
   /** false: store the change for the next release instead of making one now. */
   restart: boolean;
 }
@@ -33,8 +41,8 @@ export interface ConfigChangeDeps {
   liveRelease(app: string): ReleaseRecord | undefined;
   /** Starts the run that makes a release from `release` with the new config. */
   submit(app: string, trigger: RunTrigger, source: SourceProvider): { run: { number: number } };
-  /** The source of such a run: the release's tree and images (triggers/release-source.ts). */
-  treeOf(release: ReleaseRecord, change: string): SourceProvider;
+  /** The source of such a run: the tree and images of the release live when it starts (triggers/release-source.ts). */
+  liveTree(change: string): SourceProvider;
 }
 
 /**
@@ -78,17 +86,31 @@ export function changeConfig(
     const problem = configValueProblem(key, value);
     if (problem) throw new ValidationError(problem);
   }
+  const before = deps.config.snapshot(app);
+  for (const [key, value] of Object.entries(set)) {
+    const secret = change.secret === true || isSecret(before, key, change.service ?? "");
+    if (secret && value.length < SECRET_MIN_LENGTH) {
+      throw new ValidationError(
+        `the secret ${key} is shorter than ${SECRET_MIN_LENGTH} characters`,
+        "a secret that short could not be told apart from ordinary text when Skiff scrubs it from logs; use a longer value",
+      );
+    }
+  }
   const both = unset.filter((key) => Object.hasOwn(set, key));
   if (both.length > 0) {
     throw new ValidationError(`${both.join(", ")} is both set and unset in one change`);
   }
 
-  const before = deps.config.snapshot(app);
   const current = service === "" ? before.app : (before.services[service] ?? {});
-  const changed = Object.keys(set).filter((key) => current[key] !== set[key]);
+  const changed = Object.keys(set).filter(
+    (key) =>
+      current[key] !== set[key] || (change.secret === true && !isSecret(before, key, service)),
+  );
   const notSet = unset.filter((key) => !Object.hasOwn(current, key));
   changed.push(...unset.filter((key) => Object.hasOwn(current, key)));
-  if (Object.keys(set).length > 0) deps.config.set(app, set, service);
+  if (Object.keys(set).length > 0) {
+    deps.config.set(app, set, service, { secret: change.secret === true });
+  }
   if (unset.length > 0) deps.config.unset(app, unset, service);
 
   const outcome: ConfigChangeOutcome = { changed, notSet };
@@ -109,7 +131,7 @@ export function changeConfig(
     };
   }
   const what = describeChange(change, service);
-  const submitted = deps.submit(app, { kind: "config" }, deps.treeOf(live, what));
+  const submitted = deps.submit(app, { kind: "config" }, deps.liveTree(what));
   return { ...outcome, run: submitted.run.number };
 }
 

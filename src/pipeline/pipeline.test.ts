@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { Sealer } from "../secrets/sealer.js";
 import type { AppSpec, Plan } from "../spec/index.js";
 import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
@@ -52,7 +54,7 @@ describe("Pipeline", () => {
     const db = openDatabase(":memory:");
     new Store(db).createApp("shop");
     const runs = new RunStore(db);
-    const config = new ConfigStore(db);
+    const config = new ConfigStore(db, new Sealer(randomBytes(32)));
     const pipeline = new Pipeline({
       runs,
       runners: stageRunners,
@@ -176,7 +178,7 @@ describe("Pipeline", () => {
     const second = pipeline.submit("shop", { kind: "git-push" }, source("2222"));
     const third = pipeline.submit("shop", { kind: "git-push" }, source("3333"));
     expect((await second.finished).status).toBe("superseded");
-    expect((await second.finished).reason).toBe("superseded by run 3, a newer push to shop");
+    expect((await second.finished).reason).toBe("superseded by run 3, a newer run of shop");
     release();
     expect((await first.finished).status).toBe("succeeded");
     expect(await third.finished).toMatchObject({ status: "succeeded", commit: "3333" });
@@ -297,10 +299,47 @@ describe("Pipeline", () => {
     const live = runs.getReleaseByNumber("shop", 1) as NonNullable<
       ReturnType<typeof runs.getReleaseByNumber>
     >;
-    const run = await pipeline.submit("shop", { kind: "config" }, { ...source(), imagesOf: live })
-      .finished;
+    const run = await pipeline.submit(
+      "shop",
+      { kind: "config" },
+      { fetch: async () => ({ commit: "0123456789abcdef", imagesOf: live }) },
+    ).finished;
     expect(run.status).toBe("succeeded");
     expect(run.stages.find((s) => s.name === "test")?.status).toBe("skipped");
     expect(tested).toBe(1);
+  });
+
+  it("scrubs secret config vars and the spec's Compose secrets from every event, stage log and reason", async () => {
+    const secret = "s3cr3t-config-value";
+    const fileSecret = "compose-file-secret";
+    const { root, runs, config, pipeline } = setup(
+      runners({
+        loadSpec: () => ({
+          spec,
+          plan,
+          files: {},
+          secrets: [{ name: "db_password", value: fileSecret }],
+        }),
+        build: async (ctx) => {
+          ctx.log(`echo ${secret} | base64: ${Buffer.from(secret).toString("base64")}`, "web");
+          ctx.log(`read ${fileSecret}`, "web");
+          throw new StageFailure(`the build printed ${secret}`, [`detail ${fileSecret}`]);
+        },
+      }),
+    );
+    config.set("shop", { DB_PASSWORD: secret }, "", { secret: true });
+    const run = await pipeline.submit("shop", { kind: "git-push" }, source()).finished;
+    expect(run.status).toBe("failed");
+    expect(run.reason).toBe("build failed: the build printed [secret DB_PASSWORD]");
+    const dir = runDir(join(root, "runs"), "shop", run.number);
+    const everything = [
+      readFileSync(join(dir, "events.jsonl"), "utf8"),
+      readStageLog(dir, "build"),
+      JSON.stringify(runs.getRun(run.id)),
+    ].join("\n");
+    expect(everything).not.toContain(secret);
+    expect(everything).not.toContain(Buffer.from(secret).toString("base64"));
+    expect(everything).not.toContain(fileSecret);
+    expect(readStageLog(dir, "build")).toContain("[web] read [secret db_password]");
   });
 });

@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type ConfigSnapshot, EMPTY_CONFIG } from "../config-vars.js";
+import { type ConfigSnapshot, EMPTY_CONFIG, secretValues } from "../config-vars.js";
 import { releaseFingerprints } from "../deploy/fingerprint.js";
 import { planOfRecord } from "../deploy/release.js";
+import type { NamedSecret, SecretScrubber } from "../secrets/scrubber.js";
 import type { AppSpec, Plan } from "../spec/index.js";
 import { encodePlan } from "../spec/plan-codec.js";
 import type { ReleaseFileStore } from "../state/release-files.js";
@@ -25,17 +26,20 @@ export { StageFailure } from "./stage-failure.js";
 
 /** Where a run's source comes from: a pushed commit, a fetched commit, an uploaded tree. */
 export interface SourceProvider {
-  /** Writes the source tree into `destDir`; returns the commit when there is one. */
-  fetch(
-    destDir: string,
-    log: (text: string) => void,
-    signal: AbortSignal,
-  ): Promise<{ commit?: string }>;
+  /** Writes the source tree into `destDir`; says where it came from. */
+  fetch(destDir: string, log: (text: string) => void, signal: AbortSignal): Promise<FetchedSource>;
+}
+
+/** What a source stage fetched. */
+export interface FetchedSource {
+  /** The commit, when the tree is one. */
+  commit?: string;
   /** The uploaded archive the tree comes from: kept with the release, for a config change later. */
   archiveFile?: string;
   /**
-   * Set for a config change: the live release, whose images run on in the
-   * new release for every service whose image the change leaves as it is.
+   * A config change: the release live when the run started, whose images
+   * run on in the new release for every service whose image the change
+   * leaves as it is.
    */
   imagesOf?: ReleaseRecord;
 }
@@ -95,7 +99,13 @@ export interface StageRunners {
     sourceDir: string,
     log: (text: string) => void,
     config: ConfigSnapshot,
-  ): { spec: AppSpec; plan: Plan; files: ReleaseFiles };
+  ): {
+    spec: AppSpec;
+    plan: Plan;
+    files: ReleaseFiles;
+    /** The values of the spec's Compose `secrets:`, which the run's log must never show. */
+    secrets?: NamedSecret[];
+  };
   build(ctx: RunContext): Promise<BuiltImage[]>;
   test(ctx: RunContext, images: BuiltImage[]): Promise<"passed" | "none">;
   publish(ctx: RunContext, images: BuiltImage[]): Promise<ReleaseImage[]>;
@@ -122,6 +132,8 @@ export interface PipelineOptions {
 export interface AppConfig {
   snapshot(app: string): ConfigSnapshot;
   replace(app: string, snapshot: ConfigSnapshot): void;
+  /** Scrubs every app's secret config vars from a text. */
+  scrubber(): SecretScrubber;
 }
 
 /** A run in flight, as the trigger that started it sees it. */
@@ -156,6 +168,8 @@ export class Pipeline {
     const { runs } = this.options;
     const run = runs.createRun(app, trigger);
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
+    const config = this.options.config;
+    if (config) events.scrubWith(() => config.scrubber());
     const controller = new AbortController();
     let resolveFinished: (run: RunRecord) => void = () => {};
     const finished = new Promise<RunRecord>((resolve) => {
@@ -164,7 +178,7 @@ export class Pipeline {
     const finish = (status: RunRecord["status"], reason?: string, releaseNumber?: number) => {
       if (!this.live.has(run.id)) return;
       this.live.delete(run.id);
-      runs.finishRun(run.id, status, reason, releaseNumber);
+      runs.finishRun(run.id, status, reason && events.scrub(reason), releaseNumber);
       events.emit({ type: "run", status, ...(reason ? { reason } : {}) });
       resolveFinished(runs.getRun(run.id) as RunRecord);
     };
@@ -177,11 +191,14 @@ export class Pipeline {
         runId: run.id,
         app,
         execute: () => this.execute(run.id, source),
+        kind: trigger.kind === "config" ? "config" : "code",
         supersede: (byRunId) => {
-          const newer = runs.getRun(byRunId);
+          const by = runs.getRun(byRunId);
           finish(
             "superseded",
-            `superseded by run ${newer?.number ?? byRunId}, a newer push to ${app}`,
+            by && by.number < run.number
+              ? `superseded by run ${by.number} of ${app}, which was waiting and reads the config when it starts: this change goes live with it`
+              : `superseded by run ${by?.number ?? byRunId}, a newer run of ${app}`,
           );
         },
       });
@@ -197,12 +214,14 @@ export class Pipeline {
     const { runs } = this.options;
     const run = runs.createRun(app, trigger);
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
+    const config = this.options.config;
+    if (config) events.scrubWith(() => config.scrubber());
     runs.startStage(run.id, "source");
     events.emit({ type: "stage", stage: "source", status: "running" });
     events.emit({ type: "log", stage: "source", text: reason });
     runs.finishStage(run.id, "source", "failed");
     events.emit({ type: "stage", stage: "source", status: "failed" });
-    runs.finishRun(run.id, "failed", reason);
+    runs.finishRun(run.id, "failed", events.scrub(reason));
     events.emit({ type: "run", status: "failed", reason });
     return runs.getRun(run.id) as RunRecord;
   }
@@ -280,6 +299,12 @@ export class Pipeline {
     try {
       if ("rollbackTo" in source) {
         const target = source.rollbackTo;
+        // Its secrets may be unset by now, and its containers still print them.
+        if (target.config) {
+          events.addSecrets(
+            secretValues(target.config).map((value) => ({ name: "of the release", value })),
+          );
+        }
         await stage("source", async (log) => {
           log(
             `rollback to r${target.number}${target.commit ? ` (commit ${target.commit.slice(0, 12)})` : ""}: its images run again by digest`,
@@ -351,16 +376,15 @@ export class Pipeline {
       mkdirSync(sourceDir);
       // The config as the run starts: what the release records and runs with.
       const config = this.options.config?.snapshot(run.app) ?? EMPTY_CONFIG;
-      const { spec, plan, files, commit } = await stage("source", async (log) => {
+      const { spec, plan, files, commit, fetched } = await stage("source", async (log) => {
         const fetched = await source.fetch(sourceDir, log, signal);
         if (fetched.commit) runs.setCommit(runId, fetched.commit);
-        return {
-          ...runners.loadSpec(run.app, sourceDir, log, config),
-          commit: fetched.commit ?? run.commit,
-        };
+        const loaded = runners.loadSpec(run.app, sourceDir, log, config);
+        events.addSecrets(loaded.secrets ?? []);
+        return { ...loaded, commit: fetched.commit ?? run.commit, fetched };
       });
-      const imagesOf = source.imagesOf
-        ? { release: source.imagesOf, plan: planOfRecord(source.imagesOf) }
+      const imagesOf = fetched.imagesOf
+        ? { release: fetched.imagesOf, plan: planOfRecord(fetched.imagesOf) }
         : undefined;
       const releaseNumber = runs.nextReleaseNumber(run.app);
       const ctxBase = {
@@ -401,8 +425,9 @@ export class Pipeline {
           config,
         });
         this.options.releaseFiles?.save(run.app, release.number, files);
-        if (source.archiveFile)
-          this.options.uploads?.keep(run.app, release.number, source.archiveFile);
+        if (fetched.archiveFile) {
+          this.options.uploads?.keep(run.app, release.number, fetched.archiveFile);
+        }
         log(`release r${release.number} published`);
         return release;
       });

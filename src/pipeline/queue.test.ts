@@ -72,4 +72,28 @@ describe("PipelineQueue", () => {
     await queue.idle();
     expect(log).toEqual(["start 1", "end 1"]);
   });
+
+  it("a config change never replaces a waiting push: the push carries the config, and the change is the one superseded", async () => {
+    const log: string[] = [];
+    const queue = new PipelineQueue(2);
+    const running = job(1, "shop", log);
+    const push = job(2, "shop", log);
+    const change = job(3, "shop", log);
+    const later = job(4, "shop", log);
+    queue.enqueue(running.queued);
+    queue.enqueue(push.queued);
+    queue.enqueue({ ...change.queued, kind: "config" });
+    expect(log).toEqual(["start 1", "superseded 3 by 2"]);
+    // A config change waiting alone is replaced by whatever comes next.
+    running.finish();
+    await tick();
+    queue.enqueue({ ...later.queued, kind: "config" });
+    const next = job(5, "shop", log);
+    queue.enqueue(next.queued);
+    expect(log).toEqual(["start 1", "superseded 3 by 2", "end 1", "start 2", "superseded 4 by 5"]);
+    push.finish();
+    await tick();
+    next.finish();
+    await queue.idle();
+  });
 });

@@ -2,15 +2,20 @@
  * Orders pipeline runs: one at a time per app, at most `concurrency` apps at
  * once, and a newer run waiting for an app replaces an older waiting one
  * (the older is superseded: its commit would be deployed only to be replaced
- * at once). Runs start in the order they became ready.
+ * at once). A config change never replaces a waiting run that brings code:
+ * that run reads the app's config when it starts, so the change goes live
+ * with it, and the config run is the one superseded. Runs start in the
+ * order they became ready.
  */
 export interface QueuedJob {
   runId: number;
   app: string;
   /** Does the work; resolves when the run is finished, whatever its outcome. */
   execute(): Promise<void>;
-  /** Called instead of execute when a newer run for the same app takes its place. */
+  /** Called instead of execute when another run for the same app takes its place. */
   supersede(byRunId: number): void;
+  /** "config": makes a release of the live code with the current config (a config change). */
+  kind?: "code" | "config";
 }
 
 export class PipelineQueue {
@@ -24,6 +29,10 @@ export class PipelineQueue {
 
   enqueue(job: QueuedJob): void {
     const previous = this.waiting.get(job.app);
+    if (previous && job.kind === "config" && previous.kind !== "config") {
+      job.supersede(previous.runId);
+      return;
+    }
     if (previous) previous.supersede(job.runId);
     else this.ready.push(job.app);
     this.waiting.set(job.app, job);

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type NamedSecret, NO_SECRETS, type SecretScrubber } from "../secrets/scrubber.js";
 import type { RunStatus, StageName, StageStatus } from "../state/runs.js";
 
 /** One thing that happened in a run, as the pusher, the CLI and the dashboard see it. */
@@ -48,6 +49,10 @@ export class RunEvents {
   private seq = 0;
   private finished = false;
   readonly dir: string;
+  /** The secrets every event is scrubbed of: the apps' config secrets, then this run's own. */
+  private base: () => SecretScrubber = () => NO_SECRETS;
+  private own: NamedSecret[] = [];
+  private combined: { base: SecretScrubber; scrubber: SecretScrubber } | undefined;
 
   constructor(
     runsRoot: string,
@@ -62,8 +67,36 @@ export class RunEvents {
     this.seq = readJournal(this.dir).length;
   }
 
+  /** Scrubs every event of `base()`'s secrets (read at each event, so a new secret counts at once). */
+  scrubWith(base: () => SecretScrubber): void {
+    this.base = base;
+    this.combined = undefined;
+  }
+
+  /** Secrets only this run knows (its Compose secrets, a rollback target's config). */
+  addSecrets(secrets: readonly NamedSecret[]): void {
+    if (secrets.length === 0) return;
+    this.own = [...this.own, ...secrets];
+    this.combined = undefined;
+  }
+
+  /** `text` with every secret this run knows replaced. */
+  scrub(text: string): string {
+    const base = this.base();
+    if (this.combined?.base !== base) {
+      this.combined = { base, scrubber: base.with(this.own) };
+    }
+    return this.combined.scrubber.scrub(text);
+  }
+
   emit(input: RunEventInput): RunEvent {
-    const event = { seq: ++this.seq, at: this.now().toISOString(), ...input } as RunEvent;
+    const scrubbed =
+      "text" in input && typeof input.text === "string"
+        ? { ...input, text: this.scrub(input.text) }
+        : "reason" in input && typeof input.reason === "string"
+          ? { ...input, reason: this.scrub(input.reason) }
+          : input;
+    const event = { seq: ++this.seq, at: this.now().toISOString(), ...scrubbed } as RunEvent;
     appendFileSync(join(this.dir, "events.jsonl"), `${JSON.stringify(event)}\n`, RUN_FILE);
     if (event.type === "log") {
       const prefix = event.service ? `[${event.service}] ` : "";

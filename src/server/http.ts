@@ -53,6 +53,8 @@ export interface HttpDependencies {
     onRefused?: PreReceiveRouteOptions["onRefused"];
   };
   logger?: FastifyServerOptions["logger"];
+  /** Takes every secret out of an error's message before it is answered (secrets/scrubber.ts). */
+  scrub?: (text: string) => string;
 }
 
 declare module "fastify" {
@@ -212,13 +214,14 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   // Every error answer goes through `refuse`: one raised before the body was
   // read (a webhook or an upload for an unknown app, a body over the limit)
   // is answered without reading it.
+  const scrub = deps.scrub ?? ((text: string) => text);
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SkiffError) {
       return refuse(request, reply, error.status, {
         error: {
           code: error.code,
-          message: error.message,
-          ...(error.hint ? { hint: error.hint } : {}),
+          message: scrub(error.message),
+          ...(error.hint ? { hint: scrub(error.hint) } : {}),
         },
       } satisfies ErrorBody);
     }

@@ -19,6 +19,7 @@ import { portAnswers } from "../runtime/managed-process.js";
 import { Reconciler } from "../runtime/reconciler.js";
 import { collectStatus } from "../runtime/status.js";
 import { DataPlaneSupervisor, type SupervisedProcess } from "../runtime/supervisor.js";
+import { loadSecretKey } from "../secrets/secret-key.js";
 import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
@@ -51,7 +52,12 @@ export async function startServer(
     logStream?: { write(chunk: string): unknown };
   } = {},
 ): Promise<RunningServer> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Until the secrets are read, nothing they could be in has been logged.
+  let scrub = (text: string) => text;
+  const rawLog = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = (line: string) => rawLog(scrub(line));
+  const rawStream = options.logStream ?? process.stdout;
+  const logStream = { write: (chunk: string) => rawStream.write(scrub(chunk)) };
   for (const dir of [config.home, config.paths.run, config.paths.logs]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -59,6 +65,11 @@ export async function startServer(
   // Installations from before Skiff enforced modes had a 0755 home and 0644
   // files (the umask's); fixed at every start, not only on creation.
   restrictHomeModes(config.home, config.paths);
+  // Before anything reads a secret: a key file that does not match stops the start here.
+  const sealer = loadSecretKey(config.paths.secretKey, store);
+  const appConfig = new ConfigStore(store.db, sealer);
+  scrub = (text) => appConfig.scrubber().scrub(text);
+  store.scrubEventsWith(scrub);
   const token = ensureAdminToken(store, config.paths.adminToken);
   if (token.created) {
     log(`skiff: created the admin token in ${config.paths.adminToken} (mode 0600)`);
@@ -103,7 +114,7 @@ export async function startServer(
   await supervisor.ensureAll();
   supervisor.start();
 
-  const runs = new RunStore(store.db);
+  const runs = new RunStore(store.db, undefined, sealer);
   for (const run of runs.interruptUnfinished(
     "the Skiff server stopped while this run was in flight",
   )) {
@@ -120,7 +131,7 @@ export async function startServer(
       logger.warn(`could not look for test leftovers (${error.message}); they stay`),
     );
   const deployments = new DeploymentStore(store.db);
-  const releaseFiles = new ReleaseFileStore(config.paths.releases);
+  const releaseFiles = new ReleaseFileStore(config.paths.releases, sealer);
   const engine = new DockerEngine({
     docker,
     instance,
@@ -152,7 +163,6 @@ export async function startServer(
   // then keep it there. A failure is logged; the periodic passes try again.
   await reconciler.pass();
   reconciler.start();
-  const appConfig = new ConfigStore(store.db);
   const uploads = new UploadSourceStore(config.paths.uploads);
   const pipeline = new Pipeline({
     runs,
@@ -198,6 +208,7 @@ export async function startServer(
     pipeline,
     config: appConfig,
     uploads,
+    scrub,
     deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,
@@ -233,7 +244,7 @@ export async function startServer(
       }),
     logger: {
       level: process.env.SKIFF_LOG_LEVEL ?? "info",
-      ...(options.logStream ? { stream: options.logStream } : {}),
+      stream: logStream,
     },
   });
   try {

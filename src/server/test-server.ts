@@ -4,6 +4,7 @@
  * directory, with one app and the admin token, and fakes that fail the test
  * for every dependency the test does not hand in.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fas
 import type { AppService } from "../apps/app-service.js";
 import { Pipeline, type StageRunners } from "../pipeline/pipeline.js";
 import type { RegistryClient } from "../registry/client.js";
+import { Sealer } from "../secrets/sealer.js";
 import { type AppSpec, parseSpec } from "../spec/index.js";
 import { ConfigStore } from "../state/app-config.js";
 import { openDatabase } from "../state/database.js";
@@ -83,7 +85,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
   const runs = new RunStore(db);
   const deployments = new DeploymentStore(db);
   const stages = options.stages?.({ runs, deployments }) ?? {};
-  const config = new ConfigStore(db);
+  const config = new ConfigStore(db, new Sealer(randomBytes(32)));
   const pipeline = new Pipeline({
     runs,
     config,

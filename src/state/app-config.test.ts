@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { Sealer } from "../secrets/sealer.js";
 import { ConfigStore } from "./app-config.js";
 import { openDatabase } from "./database.js";
+import { ReleaseFileStore } from "./release-files.js";
 import { RunStore } from "./runs.js";
 import { Store } from "./store.js";
 
@@ -13,13 +16,19 @@ describe("ConfigStore", () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
+  const sealer = new Sealer(randomBytes(32));
   const open = () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-config-"));
     dirs.push(dir);
     const file = join(dir, "skiff.db");
     const db = openDatabase(file);
     new Store(db).createApp("shop");
-    return { db, file, config: new ConfigStore(db) };
+    return { db, dir, file, config: new ConfigStore(db, sealer) };
+  };
+  /** Every text the database file holds, as bytes on disk (the WAL included). */
+  const onDisk = (db: ReturnType<typeof openDatabase>, file: string) => {
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    return readFileSync(file).toString("latin1");
   };
 
   it("keeps values byte for byte, app-wide and per service, across a reopen", () => {
@@ -73,5 +82,67 @@ describe("ConfigStore", () => {
     });
     new Store(db).deleteApp("shop");
     expect(config.snapshot("shop")).toEqual({ app: {}, services: {} });
+  });
+
+  it("keeps a secret sealed on disk, in the config and in every release column, and opens it only with the key", () => {
+    const { db, file, config } = open();
+    const secret = "s3cr3t-value-4242";
+    config.set("shop", { DB_PASSWORD: secret }, "", { secret: true });
+    config.set("shop", { PLAIN: "visible" });
+    // Set again without --secret: still a secret.
+    config.set("shop", { DB_PASSWORD: secret });
+    expect(config.snapshot("shop")).toEqual({
+      app: { DB_PASSWORD: secret, PLAIN: "visible" },
+      services: {},
+      secret: ["DB_PASSWORD"],
+    });
+    const runs = new RunStore(db, undefined, sealer);
+    const run = runs.createRun("shop", { kind: "config" });
+    runs.createRelease({
+      app: "shop",
+      runId: run.id,
+      trigger: "config",
+      spec: { environment: { DB_PASSWORD: secret } },
+      planJson: JSON.stringify({ env: secret }),
+      images: [],
+      status: "published",
+      config: config.snapshot("shop"),
+    });
+    expect(runs.getReleaseByNumber("shop", 1)?.config?.app.DB_PASSWORD).toBe(secret);
+    expect(runs.getReleaseByNumber("shop", 1)?.planJson).toContain(secret);
+    const disk = onDisk(db, file);
+    expect(disk).not.toContain(secret);
+    expect(disk).toContain("visible");
+    expect(() => new ConfigStore(db, new Sealer(randomBytes(32))).snapshot("shop")).toThrow(
+      "does not open with the secret key",
+    );
+    expect(() => new RunStore(db).getReleaseByNumber("shop", 1)).toThrow("has no secret key");
+    expect(config.allSecrets()).toEqual([{ name: "DB_PASSWORD", value: secret }]);
+    expect(config.scrubber().scrub(`pw=${secret}`)).toBe("pw=[secret DB_PASSWORD]");
+  });
+
+  it("a rollback's replace keeps which vars are secrets", () => {
+    const { config } = open();
+    config.replace("shop", {
+      app: { A: "plain", B: "secret-b" },
+      services: { db: { ROOT: "root-pw" } },
+      secret: ["B", "db/ROOT"],
+    });
+    expect(config.snapshot("shop").secret).toEqual(["B", "db/ROOT"]);
+  });
+
+  it("release files are sealed on disk and a rollback's copy opens under its own number", () => {
+    const { dir } = open();
+    const files = new ReleaseFileStore(join(dir, "releases"), sealer);
+    const archive = Buffer.from("run/secrets/db_password\0s3cr3t-in-a-file");
+    files.save("shop", 1, { db: archive });
+    expect(readFileSync(join(dir, "releases", "shop", "r1", "db.tar")).includes("s3cr3t")).toBe(
+      false,
+    );
+    files.copy("shop", 1, 2);
+    expect(files.load("shop", 2).db?.equals(archive)).toBe(true);
+    expect(() => new ReleaseFileStore(join(dir, "releases")).load("shop", 1)).toThrow(
+      "has no secret key",
+    );
   });
 });

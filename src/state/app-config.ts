@@ -1,48 +1,104 @@
-import { type ConfigSnapshot, EMPTY_CONFIG } from "../config-vars.js";
+import { type ConfigSnapshot, EMPTY_CONFIG, isSecret, secretName } from "../config-vars.js";
+import { SecretScrubber } from "../secrets/scrubber.js";
+import type { Sealer } from "../secrets/sealer.js";
 import type { SqliteDatabase } from "./database.js";
 
 interface ConfigRow {
   service: string;
   key: string;
   value: string;
+  secret: number;
 }
 
 /**
  * The config vars of every app, in the `app_config` table. Each change is
- * one transaction: a reader sees all of a `config:set` or none of it.
+ * one transaction: a reader sees all of a `config:set` or none of it. A
+ * secret's value is stored sealed with the server's key, bound to its app,
+ * service and key; once secret, a var stays secret until it is unset.
  */
 export class ConfigStore {
+  #version = 0;
+  #scrubber: { version: number; scrubber: SecretScrubber } | undefined;
+
   constructor(
     private readonly db: SqliteDatabase,
+    private readonly sealer?: Sealer,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The app's config as it is now. */
   snapshot(app: string): ConfigSnapshot {
     const rows = this.db
-      .prepare("SELECT service, key, value FROM app_config WHERE app = ? ORDER BY service, key")
+      .prepare(
+        "SELECT service, key, value, secret FROM app_config WHERE app = ? ORDER BY service, key",
+      )
       .all(app) as ConfigRow[];
     const snapshot: ConfigSnapshot = { app: {}, services: {} };
+    const secret: string[] = [];
     for (const row of rows) {
+      const value = row.secret
+        ? this.requireSealer().open(row.value, context(app, row))
+        : row.value;
+      if (row.secret) secret.push(secretName(row.key, row.service));
       if (row.service === "") {
-        snapshot.app[row.key] = row.value;
+        snapshot.app[row.key] = value;
         continue;
       }
-      snapshot.services[row.service] = { ...snapshot.services[row.service], [row.key]: row.value };
+      snapshot.services[row.service] = { ...snapshot.services[row.service], [row.key]: value };
     }
-    return snapshot;
+    return secret.length > 0 ? { ...snapshot, secret } : snapshot;
   }
 
-  /** Sets `vars` app-wide, or for `service` alone. */
-  set(app: string, vars: Record<string, string>, service = ""): void {
+  /** Sets `vars` app-wide, or for `service` alone; `secret` seals them (a secret stays one). */
+  set(
+    app: string,
+    vars: Record<string, string>,
+    service = "",
+    options: { secret?: boolean } = {},
+  ): void {
     const at = this.now().toISOString();
+    const wasSecret = this.db.prepare(
+      "SELECT secret FROM app_config WHERE app = ? AND service = ? AND key = ?",
+    );
     const upsert = this.db.prepare(
-      `INSERT INTO app_config (app, service, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (app, service, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      `INSERT INTO app_config (app, service, key, value, secret, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (app, service, key) DO UPDATE SET value = excluded.value, secret = excluded.secret, updated_at = excluded.updated_at`,
     );
     this.db.transaction(() => {
-      for (const [key, value] of Object.entries(vars)) upsert.run(app, service, key, value, at);
+      for (const [key, value] of Object.entries(vars)) {
+        const row = wasSecret.get(app, service, key) as { secret: number } | undefined;
+        const secret = options.secret === true || row?.secret === 1;
+        const stored = secret
+          ? this.requireSealer().seal(value, context(app, { service, key }))
+          : value;
+        upsert.run(app, service, key, stored, secret ? 1 : 0, at);
+      }
     })();
+    this.#version++;
+  }
+
+  /** Counts the changes made through this store, so a cache of `allSecrets` knows when to read again. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Scrubs every app's secrets (secrets/scrubber.ts); read again after each change. */
+  scrubber(): SecretScrubber {
+    if (this.#scrubber?.version !== this.#version) {
+      this.#scrubber = { version: this.#version, scrubber: new SecretScrubber(this.allSecrets()) };
+    }
+    return this.#scrubber.scrubber;
+  }
+
+  /** Every app's secrets, named as they are scrubbed: `KEY`, or `SERVICE/KEY`. */
+  allSecrets(): { name: string; value: string }[] {
+    const rows = this.db
+      .prepare("SELECT app, service, key, value FROM app_config WHERE secret = 1")
+      .all() as (ConfigRow & { app: string })[];
+    return rows.map((row) => ({
+      name: secretName(row.key, row.service),
+      value: this.requireSealer().open(row.value, context(row.app, row)),
+    }));
   }
 
   /** Removes `keys` (app-wide, or of `service`); returns the ones that were set. */
@@ -50,17 +106,44 @@ export class ConfigStore {
     const remove = this.db.prepare(
       "DELETE FROM app_config WHERE app = ? AND service = ? AND key = ?",
     );
-    return this.db.transaction(() =>
+    const removed = this.db.transaction(() =>
       keys.filter((key) => remove.run(app, service, key).changes > 0),
     )();
+    this.#version++;
+    return removed;
   }
 
   /** Makes the app's config exactly `snapshot` (a rollback brings its release's config back). */
   replace(app: string, snapshot: ConfigSnapshot = EMPTY_CONFIG): void {
+    const split = (vars: Record<string, string>, service: string) => {
+      const entries = Object.entries(vars);
+      const secret = entries.filter(([key]) => isSecret(snapshot, key, service));
+      return {
+        plain: Object.fromEntries(entries.filter(([key]) => !isSecret(snapshot, key, service))),
+        secret: Object.fromEntries(secret),
+      };
+    };
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM app_config WHERE app = ?").run(app);
-      this.set(app, snapshot.app);
-      for (const [service, vars] of Object.entries(snapshot.services)) this.set(app, vars, service);
+      const scopes: [string, Record<string, string>][] = [
+        ["", snapshot.app],
+        ...Object.entries(snapshot.services),
+      ];
+      for (const [service, vars] of scopes) {
+        const { plain, secret } = split(vars, service);
+        this.set(app, plain, service);
+        this.set(app, secret, service, { secret: true });
+      }
     })();
   }
+
+  private requireSealer(): Sealer {
+    if (!this.sealer) throw new Error("secret config vars need the server's secret key");
+    return this.sealer;
+  }
+}
+
+/** What a secret's sealed value is bound to: it opens only in its own row. */
+function context(app: string, row: { service: string; key: string }): string {
+  return `config:${app}:${row.service}:${row.key}`;
 }

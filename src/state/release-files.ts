@@ -1,6 +1,5 @@
 import {
   chmodSync,
-  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -10,6 +9,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { isSealed, type Sealer } from "../secrets/sealer.js";
 
 /** Per service, the tar archive a release extracts into each of its containers. */
 export type ReleaseFileArchives = Record<string, Buffer>;
@@ -19,11 +19,14 @@ export type ReleaseFileArchives = Record<string, Buffer>;
  * pipeline/stages/release-files.ts), one archive per service under
  * `ROOT/APP/rN/SERVICE.tar`. A release never changes once recorded, so a
  * release's directory is written once, whole: into a temporary name, then
- * renamed. The directories are 0700 and the archives 0600: they may hold
- * secrets.
+ * renamed. The directories are 0700 and the archives 0600, and with a
+ * sealer each archive is stored sealed: they hold the release's secrets.
  */
 export class ReleaseFileStore {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly sealer?: Sealer,
+  ) {}
 
   /** Records the files of release `number` (replacing any left there); nothing is written for a release without files. */
   save(app: string, number: number, files: ReleaseFileArchives): void {
@@ -37,7 +40,11 @@ export class ReleaseFileStore {
     mkdirSync(staging, { recursive: true, mode: 0o700 });
     this.secureParents(app);
     for (const service of services) {
-      writeFileSync(join(staging, `${service}.tar`), files[service] as Buffer, { mode: 0o600 });
+      const archive = files[service] as Buffer;
+      const stored = this.sealer
+        ? this.sealer.seal(archive, fileContext(app, number, service))
+        : archive;
+      writeFileSync(join(staging, `${service}.tar`), stored, { mode: 0o600 });
     }
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
@@ -49,23 +56,33 @@ export class ReleaseFileStore {
     if (!existsSync(dir)) return {};
     const out: ReleaseFileArchives = {};
     for (const name of readdirSync(dir)) {
-      if (name.endsWith(".tar")) out[name.slice(0, -".tar".length)] = readFileSync(join(dir, name));
+      if (!name.endsWith(".tar")) continue;
+      const service = name.slice(0, -".tar".length);
+      out[service] = this.opened(app, number, service, readFileSync(join(dir, name)));
     }
     return out;
   }
 
   /** Gives release `to` the files of release `from` (a rollback runs the earlier release again). */
   copy(app: string, from: number, to: number): void {
-    const source = this.dir(app, from);
-    const dir = this.dir(app, to);
-    rmSync(dir, { recursive: true, force: true });
-    if (!existsSync(source)) return;
-    cpSync(source, dir, { recursive: true });
+    // Opened and sealed again: each archive's seal names its own release.
+    this.save(app, to, this.load(app, from));
   }
 
   /** Removes every release's files of `app` (it is being destroyed). */
   forget(app: string): void {
     rmSync(join(this.root, app), { recursive: true, force: true });
+  }
+
+  private opened(app: string, number: number, service: string, stored: Buffer): Buffer {
+    const head = stored.subarray(0, 16).toString("latin1");
+    if (!isSealed(head)) return stored;
+    if (!this.sealer) {
+      throw new Error(
+        `the files of r${number} of ${app} are sealed, and this store has no secret key`,
+      );
+    }
+    return this.sealer.openBytes(stored.toString("latin1"), fileContext(app, number, service));
   }
 
   private dir(app: string, number: number): string {
@@ -78,4 +95,9 @@ export class ReleaseFileStore {
       chmodSync(dir, 0o700);
     }
   }
+}
+
+/** What a release archive's sealed bytes are bound to. */
+function fileContext(app: string, number: number, service: string): string {
+  return `release-files:${app}:r${number}:${service}`;
 }

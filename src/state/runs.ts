@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ConfigSnapshot } from "../config-vars.js";
+import { isSealed, type Sealer } from "../secrets/sealer.js";
 import type { SqliteDatabase } from "./database.js";
 
 export type RunStatus =
@@ -140,9 +141,14 @@ interface ReleaseRow {
  * multi-row change is one transaction, so a crash never leaves half a run.
  */
 export class RunStore {
+  /**
+   * With a sealer, a new release's spec, plan and config are stored sealed:
+   * interpolation and the config put secret values into all three.
+   */
   constructor(
     private readonly db: SqliteDatabase,
     private readonly now: () => Date = () => new Date(),
+    private readonly sealer?: Sealer,
   ) {}
 
   /** Creates a queued run with every stage pending. */
@@ -326,23 +332,26 @@ export class RunStore {
             n: number | null;
           }
         ).n ?? 0;
+      const number = next + 1;
+      const sealed = (column: string, text: string) =>
+        this.sealer ? this.sealer.seal(text, releaseContext(input.app, number, column)) : text;
       const result = this.db
         .prepare(
           "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(
           input.app,
-          next + 1,
+          number,
           input.runId,
           input.commit ?? null,
           input.trigger,
           input.status,
-          JSON.stringify(input.spec),
+          sealed("spec", JSON.stringify(input.spec)),
           at,
           input.rollbackOf ?? null,
-          input.planJson ?? null,
+          input.planJson !== undefined ? sealed("plan", input.planJson) : null,
           input.fingerprints ? JSON.stringify(input.fingerprints) : null,
-          input.config ? JSON.stringify(input.config) : null,
+          input.config ? sealed("config", JSON.stringify(input.config)) : null,
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
@@ -441,6 +450,17 @@ export class RunStore {
     };
   }
 
+  /** A release column as stored: opened when it was sealed. */
+  private opened(row: ReleaseRow, column: string, text: string): string {
+    if (!isSealed(text)) return text;
+    if (!this.sealer) {
+      throw new Error(
+        `release r${row.number} of ${row.app} is sealed, and this store has no secret key`,
+      );
+    }
+    return this.sealer.open(text, releaseContext(row.app, row.number, column));
+  }
+
   private toRelease(row: ReleaseRow): ReleaseRecord {
     const images = (
       this.db
@@ -469,23 +489,34 @@ export class RunStore {
       ...(row.commit_sha ? { commit: row.commit_sha } : {}),
       trigger: row.trigger,
       status: row.status,
-      spec: JSON.parse(row.spec_json),
+      spec: JSON.parse(this.opened(row, "spec", row.spec_json)),
       createdAt: row.created_at,
       ...(row.rollback_of !== null ? { rollbackOf: row.rollback_of } : {}),
       images,
-      ...(row.plan_json !== null ? { planJson: row.plan_json } : {}),
+      ...(row.plan_json !== null ? { planJson: this.opened(row, "plan", row.plan_json) } : {}),
       ...(row.fingerprints_json !== null
         ? { fingerprints: decodeFingerprints(row.fingerprints_json, row.app, row.number) }
         : {}),
       ...(row.config_json !== null
-        ? { config: decodeConfig(row.config_json, row.app, row.number) }
+        ? {
+            config: decodeConfig(this.opened(row, "config", row.config_json), row.app, row.number),
+          }
         : {}),
     };
   }
 }
 
 const varsSchema = z.record(z.string(), z.string());
-const configSchema = z.object({ app: varsSchema, services: z.record(z.string(), varsSchema) });
+const configSchema = z.object({
+  app: varsSchema,
+  services: z.record(z.string(), varsSchema),
+  secret: z.array(z.string()).optional(),
+});
+
+/** What a release column's sealed value is bound to. */
+function releaseContext(app: string, number: number, column: string): string {
+  return `release:${app}:r${number}:${column}`;
+}
 
 /** A release's stored config, checked: a damaged row fails here, not as a wrong environment. */
 function decodeConfig(json: string, app: string, number: number): ConfigSnapshot {

@@ -36,10 +36,17 @@ interface AppRow {
  * Calls are synchronous (better-sqlite3) and safe from any request handler.
  */
 export class Store {
+  private scrub: (text: string) => string = (text) => text;
+
   constructor(
     readonly db: SqliteDatabase,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  /** Every event's message goes through `scrub` first (secrets/scrubber.ts): no secret reaches an event. */
+  scrubEventsWith(scrub: (text: string) => string): void {
+    this.scrub = scrub;
+  }
 
   schemaVersion(): number {
     return schemaVersion(this.db);
@@ -168,9 +175,36 @@ export class Store {
     return this.db.prepare("DELETE FROM apps WHERE name = ?").run(name).changes > 0;
   }
 
+  // --- the secret key's check value (secrets/secret-key.ts) ---------------
+
+  keyCheck(): string | undefined {
+    const row = this.db.prepare("SELECT key_check FROM secret_key WHERE id = 1").get() as
+      | { key_check: string }
+      | undefined;
+    return row?.key_check;
+  }
+
+  setKeyCheck(sealed: string): void {
+    this.db
+      .prepare(
+        "INSERT INTO secret_key (id, key_check) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET key_check = excluded.key_check",
+      )
+      .run(sealed);
+  }
+
+  /** Whether anything sealed is stored: a secret config var, or a release's sealed columns. */
+  hasSealedValues(): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM app_config WHERE secret = 1 LIMIT 1").get() !== undefined ||
+      this.db.prepare("SELECT 1 FROM releases WHERE spec_json LIKE 'sealed:%' LIMIT 1").get() !==
+        undefined
+    );
+  }
+
   // --- platform events ----------------------------------------------------
 
-  recordEvent(component: string, kind: string, message: string): PlatformEvent {
+  recordEvent(component: string, kind: string, text: string): PlatformEvent {
+    const message = this.scrub(text);
     const at = this.now().toISOString();
     const result = this.db
       .prepare("INSERT INTO events (at, component, kind, message) VALUES (?, ?, ?, ?)")

@@ -28,8 +28,19 @@ describe("skiff config's lines", () => {
     expect(
       configLines({
         app: { LONG_NAME: "1", A: "x y" },
-        services: { db: { ROOT: "pw" }, empty: {} },
+        services: { db: { ROOT: "pw", TOKEN: null }, empty: {} },
+        secret: ["db/TOKEN"],
       }),
-    ).toEqual(["A          x y", "LONG_NAME  1", "", "service db:", "  ROOT  pw"]);
+    ).toEqual([
+      "A          x y",
+      "LONG_NAME  1",
+      "",
+      "service db:",
+      "  ROOT   pw",
+      "  TOKEN  [secret]",
+    ]);
+    expect(configLines({ app: { PW: "s3cret" }, services: {}, secret: ["PW"] })).toEqual([
+      "PW  s3cret  (secret)",
+    ]);
   });
 });

@@ -41,19 +41,24 @@ export function shownValue(value: string): string {
   return /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value) ? value : JSON.stringify(value);
 }
 
-/** The lines of `skiff config`: app-wide vars, then each service's own. */
+/** The lines of `skiff config`: app-wide vars, then each service's own; a masked secret shows as [secret]. */
 export function configLines(config: ConfigAnswer): string[] {
-  const block = (vars: Record<string, string>) => {
+  const block = (vars: Record<string, string | null>, service: string) => {
     const keys = Object.keys(vars).sort();
     const width = Math.max(0, ...keys.map((k) => k.length));
-    return keys.map((key) => `${key.padEnd(width)}  ${shownValue(vars[key] as string)}`);
+    return keys.map((key) => {
+      const value = vars[key];
+      const secret = config.secret.includes(service ? `${service}/${key}` : key);
+      const shown = value === null || value === undefined ? "[secret]" : shownValue(value);
+      return `${key.padEnd(width)}  ${shown}${secret && value !== null ? "  (secret)" : ""}`;
+    });
   };
-  const lines = block(config.app);
+  const lines = block(config.app, "");
   for (const service of Object.keys(config.services).sort()) {
     const vars = config.services[service] ?? {};
     if (Object.keys(vars).length === 0) continue;
     if (lines.length > 0) lines.push("");
-    lines.push(`service ${service}:`, ...block(vars).map((line) => `  ${line}`));
+    lines.push(`service ${service}:`, ...block(vars, service).map((line) => `  ${line}`));
   }
   return lines;
 }
@@ -65,10 +70,13 @@ export function registerConfigCommands(program: Command, loadConfig: () => Skiff
   program
     .command("config")
     .argument("<app>")
-    .description("show an app's config vars: app-wide, then each service's own")
-    .option("--json", "print as JSON")
-    .action(async (app: string, options: { json?: boolean }) => {
-      const answer = await client().get<ConfigAnswer>(path(app));
+    .description("show an app's config vars: app-wide, then each service's own (secrets masked)")
+    .option("--reveal", "show the secrets' values too")
+    .option("--json", "print as JSON (a masked secret's value is null)")
+    .action(async (app: string, options: { json?: boolean; reveal?: boolean }) => {
+      const answer = await client().get<ConfigAnswer>(
+        `${path(app)}${options.reveal ? "?reveal=true" : ""}`,
+      );
       if (options.json) return printJson(answer);
       const lines = configLines(answer);
       if (lines.length === 0) {
@@ -83,8 +91,12 @@ export function registerConfigCommands(program: Command, loadConfig: () => Skiff
     .argument("<key>")
     .description("print one config var's value, exactly as set")
     .option("--service <service>", "a var of this service alone")
-    .action(async (app: string, key: string, options: { service?: string }) => {
-      const query = options.service ? `?service=${encodeURIComponent(options.service)}` : "";
+    .option("--reveal", "print it even when it is a secret")
+    .action(async (app: string, key: string, options: { service?: string; reveal?: boolean }) => {
+      const params = new URLSearchParams();
+      if (options.service) params.set("service", options.service);
+      if (options.reveal) params.set("reveal", "true");
+      const query = params.size > 0 ? `?${params}` : "";
       const answer = await client().get<ConfigValueAnswer>(
         `${path(app)}/${encodeURIComponent(key)}${query}`,
       );
@@ -94,12 +106,13 @@ export function registerConfigCommands(program: Command, loadConfig: () => Skiff
   const change = async (
     app: string,
     body: { set?: Record<string, string>; unset?: string[] },
-    options: { service?: string; restart: boolean },
+    options: { service?: string; restart: boolean; secret?: boolean },
   ) => {
     const api = client();
     const answer = await api.request<ConfigChangeAnswer>("PATCH", path(app), {
       ...body,
       ...(options.service ? { service: options.service } : {}),
+      ...(options.secret ? { secret: true } : {}),
       restart: options.restart,
     });
     const where = options.service ? ` (service ${options.service})` : "";
@@ -123,10 +136,17 @@ export function registerConfigCommands(program: Command, loadConfig: () => Skiff
       "set config vars and roll them out as a new release of the live images (only services whose environment changes are replaced)",
     )
     .option("--service <service>", "set them for this service alone")
+    .option(
+      "--secret",
+      "seal them at rest, mask them in answers and scrub them from every log (a secret stays one)",
+    )
     .option("--no-restart", "store them for the next release instead of making one now")
     .action(
-      async (app: string, assignments: string[], options: { service?: string; restart: boolean }) =>
-        change(app, { set: parseAssignments(assignments) }, options),
+      async (
+        app: string,
+        assignments: string[],
+        options: { service?: string; restart: boolean; secret?: boolean },
+      ) => change(app, { set: parseAssignments(assignments) }, options),
     );
 
   program

@@ -68,4 +68,53 @@ describe("loadRunSpec with the app's config", () => {
     });
     expect(lines.join("\n")).toContain("vars for service worker, which the spec does not define");
   });
+
+  it("refuses a secret config var as a build arg, without its value", () => {
+    const compose = `services:
+  web:
+    build:
+      context: ./web
+      args: [NPM_TOKEN]
+    x-skiff: { port: 3000 }
+`;
+    let failure: unknown;
+    try {
+      loadRunSpec("shop", tree(compose), () => {}, {
+        app: { NPM_TOKEN: "npm-s3cret-token" },
+        services: {},
+        secret: ["NPM_TOKEN"],
+      });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(StageFailure);
+    const details = (failure as StageFailure).details.join("\n");
+    expect(details).toContain("services.web.build.args.NPM_TOKEN would carry the secret NPM_TOKEN");
+    expect(details).not.toContain("npm-s3cret-token");
+  });
+
+  it("names the values of Compose secrets, from the tree or the config, for the log to scrub", () => {
+    const compose = `services:
+  web:
+    build: ./web
+    x-skiff: { port: 3000 }
+    secrets: [db_password, api_key]
+secrets:
+  db_password:
+    file: ./db_password.txt
+  api_key:
+    environment: API_KEY
+`;
+    const dir = tree(compose);
+    writeFileSync(join(dir, "db_password.txt"), "from-a-file\n");
+    const { secrets } = loadRunSpec("shop", dir, () => {}, {
+      app: { API_KEY: "key-from-config" },
+      services: {},
+    });
+    expect(secrets).toEqual([
+      { name: "db_password", value: "from-a-file\n" },
+      { name: "db_password", value: "from-a-file" },
+      { name: "api_key", value: "key-from-config" },
+    ]);
+  });
 });

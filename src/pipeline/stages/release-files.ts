@@ -226,3 +226,34 @@ function describeFile(service: PlanService, file: PlanFile): string {
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(bytes < 1024 * 1024 ? 2 : 0)} MB`;
 }
+
+/**
+ * The values of the plan's Compose `secrets:` (a file of the tree, or a
+ * variable of the config or `.env`), named after the secret: what the
+ * run's log scrubs. A file that cannot be read is left to
+ * collectReleaseFiles to report.
+ */
+export function composeSecretValues(input: {
+  tree: SourceTree;
+  plan: Plan;
+  env: Readonly<Record<string, string>>;
+}): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  for (const service of input.plan.services) {
+    for (const file of service.container.files ?? []) {
+      if (file.origin !== "secret") continue;
+      const { source } = file;
+      const value =
+        source.type === "environment"
+          ? input.env[source.variable]
+          : source.type === "tree" && source.kind === "file"
+            ? input.tree.readBytes(source.path, RELEASE_FILES_LIMIT_BYTES)?.toString("utf8")
+            : undefined;
+      if (value === undefined) continue;
+      out.push({ name: file.name, value });
+      // A file's trailing newline is not part of what an app prints.
+      if (value.trimEnd() !== value) out.push({ name: file.name, value: value.trimEnd() });
+    }
+  }
+  return out;
+}

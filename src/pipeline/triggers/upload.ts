@@ -12,7 +12,6 @@ import { StageFailure } from "../stage-failure.js";
  */
 export function uploadedTreeSource(archiveFile: string): SourceProvider {
   return {
-    archiveFile,
     fetch(destDir, log) {
       return new Promise((resolve, reject) => {
         // -x only: GNU tar refuses `..` members; --no-same-owner keeps files ours.
@@ -37,7 +36,7 @@ export function uploadedTreeSource(archiveFile: string): SourceProvider {
             return;
           }
           log("uploaded working tree (no commit)");
-          resolve({});
+          resolve({ archiveFile });
         });
       });
     },

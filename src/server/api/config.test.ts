@@ -22,14 +22,14 @@ describe("config routes", () => {
       stored: "no release is live yet; the next push or deploy uses it",
     });
     const one = await server.request("GET", "/api/v1/apps/shop/config/PASSWORD");
-    expect(one.json()).toEqual({ key: "PASSWORD", value });
+    expect(one.json()).toEqual({ key: "PASSWORD", value, secret: false });
     await server.request("PATCH", "/api/v1/apps/shop/config", {
       set: { ROOT: "r" },
       service: "db",
     });
     expect(
       (await server.request("GET", "/api/v1/apps/shop/config/ROOT?service=db")).json(),
-    ).toEqual({ key: "ROOT", value: "r", service: "db" });
+    ).toEqual({ key: "ROOT", value: "r", service: "db", secret: false });
     const unset = await server.request("PATCH", "/api/v1/apps/shop/config", {
       unset: ["EMPTY", "NOPE"],
     });
@@ -37,6 +37,7 @@ describe("config routes", () => {
     expect((await server.request("GET", "/api/v1/apps/shop/config")).json()).toEqual({
       app: { PASSWORD: value },
       services: { db: { ROOT: "r" } },
+      secret: [],
     });
     const gone = await server.request("GET", "/api/v1/apps/shop/config/EMPTY");
     expect(gone.statusCode).toBe(404);
@@ -58,6 +59,7 @@ describe("config routes", () => {
     expect((await server.request("GET", "/api/v1/apps/shop/config")).json()).toEqual({
       app: {},
       services: {},
+      secret: [],
     });
   });
 
@@ -79,6 +81,47 @@ describe("config routes", () => {
     expect(record).toMatchObject({ status: "failed", trigger: "config" });
     expect(record?.reason).toContain(
       `commit ${"a".repeat(12)} of r1 is no longer in shop's repository`,
+    );
+  });
+
+  it("masks a secret unless asked with reveal, and never echoes a value in its answers", async () => {
+    server = buildTestServer();
+    const secret = "s3cr3t-p@ss:w=rd";
+    const set = await server.request("PATCH", "/api/v1/apps/shop/config", {
+      set: { DB_PASSWORD: secret },
+      secret: true,
+    });
+    expect(set.statusCode).toBe(200);
+    expect(set.body).not.toContain(secret);
+    await server.request("PATCH", "/api/v1/apps/shop/config", { set: { PLAIN: "p" } });
+    expect((await server.request("GET", "/api/v1/apps/shop/config")).json()).toEqual({
+      app: { DB_PASSWORD: null, PLAIN: "p" },
+      services: {},
+      secret: ["DB_PASSWORD"],
+    });
+    const revealed = await server.request("GET", "/api/v1/apps/shop/config?reveal=true");
+    expect(revealed.json().app.DB_PASSWORD).toBe(secret);
+    const hidden = await server.request("GET", "/api/v1/apps/shop/config/DB_PASSWORD");
+    expect(hidden.statusCode).toBe(403);
+    expect(hidden.body).not.toContain(secret);
+    expect(hidden.json().error.hint).toContain("--reveal");
+    const asked = await server.request("GET", "/api/v1/apps/shop/config/DB_PASSWORD?reveal=1");
+    expect(asked.json()).toEqual({ key: "DB_PASSWORD", value: secret, secret: true });
+    // Set again without --secret, it stays a secret.
+    await server.request("PATCH", "/api/v1/apps/shop/config", {
+      set: { DB_PASSWORD: "an0ther-one" },
+    });
+    expect((await server.request("GET", "/api/v1/apps/shop/config")).json().app.DB_PASSWORD).toBe(
+      null,
+    );
+    const short = await server.request("PATCH", "/api/v1/apps/shop/config", {
+      set: { PIN: "123" },
+      secret: true,
+    });
+    expect(short.statusCode).toBe(400);
+    expect(short.json().error.message).toBe("the secret PIN is shorter than 4 characters");
+    expect((await server.request("GET", "/api/v1/apps/shop/config?reveal=maybe")).statusCode).toBe(
+      400,
     );
   });
 });

@@ -4,10 +4,10 @@ import {
   type ConfigChangeOutcome,
   changeConfig,
 } from "../../apps/config-changes.js";
-import type { ConfigSnapshot } from "../../config-vars.js";
-import { NotFoundError, ValidationError } from "../../errors.js";
+import { type ConfigSnapshot, isSecret } from "../../config-vars.js";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../errors.js";
 import type { Pipeline } from "../../pipeline/pipeline.js";
-import { releaseTreeSource } from "../../pipeline/triggers/release-source.js";
+import { liveReleaseTreeSource } from "../../pipeline/triggers/release-source.js";
 import type { ConfigStore } from "../../state/app-config.js";
 import type { DeploymentStore } from "../../state/deployments.js";
 import type { RunStore } from "../../state/runs.js";
@@ -25,14 +25,23 @@ export interface ConfigRoutesDependencies {
   deployments?: DeploymentStore;
 }
 
-/** `GET /api/v1/apps/APP/config`: the app-wide vars and each service's own. */
-export type ConfigAnswer = ConfigSnapshot;
+/**
+ * `GET /api/v1/apps/APP/config`: the app-wide vars and each service's own.
+ * A secret's value is null unless asked with `?reveal=true`; `secret` names
+ * the secrets (`KEY`, or `SERVICE/KEY` for a service's own).
+ */
+export interface ConfigAnswer {
+  app: Record<string, string | null>;
+  services: Record<string, Record<string, string | null>>;
+  secret: string[];
+}
 
-/** `GET /api/v1/apps/APP/config/KEY`. */
+/** `GET /api/v1/apps/APP/config/KEY`: a secret's value only with `?reveal=true`. */
 export interface ConfigValueAnswer {
   key: string;
   value: string;
   service?: string;
+  secret: boolean;
 }
 
 /** `PATCH /api/v1/apps/APP/config` answers 202 with the run when one started, else 200. */
@@ -46,50 +55,60 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRoutesDep
     }
   };
 
-  app.get<{ Params: { name: string } }>(
+  app.get<{ Params: { name: string }; Querystring: { reveal?: string } }>(
     "/api/v1/apps/:name/config",
     async (request): Promise<ConfigAnswer> => {
       requireApp(request.params.name);
-      return deps.config.snapshot(request.params.name);
+      return configAnswer(deps.config.snapshot(request.params.name), reveal(request.query));
     },
   );
 
-  app.get<{ Params: { name: string; key: string }; Querystring: { service?: string } }>(
-    "/api/v1/apps/:name/config/:key",
-    async (request): Promise<ConfigValueAnswer> => {
-      const { name, key } = request.params;
-      requireApp(name);
-      const service = request.query.service;
-      const snapshot = deps.config.snapshot(name);
-      const vars = service ? (snapshot.services[service] ?? {}) : snapshot.app;
-      if (!Object.hasOwn(vars, key)) {
-        throw new NotFoundError(
-          `${key} is not set for ${service ? `service ${service} of ` : ""}${name}`,
-          `skiff config ${name} lists what is set`,
-        );
-      }
-      return { key, value: vars[key] as string, ...(service ? { service } : {}) };
-    },
-  );
+  app.get<{
+    Params: { name: string; key: string };
+    Querystring: { service?: string; reveal?: string };
+  }>("/api/v1/apps/:name/config/:key", async (request): Promise<ConfigValueAnswer> => {
+    const { name, key } = request.params;
+    requireApp(name);
+    const service = request.query.service;
+    const snapshot = deps.config.snapshot(name);
+    const vars = service ? (snapshot.services[service] ?? {}) : snapshot.app;
+    const where = `${service ? `service ${service} of ` : ""}${name}`;
+    if (!Object.hasOwn(vars, key)) {
+      throw new NotFoundError(
+        `${key} is not set for ${where}`,
+        `skiff config ${name} lists what is set`,
+      );
+    }
+    const secret = isSecret(snapshot, key, service ?? "");
+    if (secret && !reveal(request.query)) {
+      throw new ForbiddenError(
+        `${key} of ${where} is a secret`,
+        `ask for it with --reveal (?reveal=true): skiff config:get ${name} ${key} --reveal`,
+      );
+    }
+    return { key, value: vars[key] as string, ...(service ? { service } : {}), secret };
+  });
 
   app.patch<{ Params: { name: string }; Body: unknown }>(
     "/api/v1/apps/:name/config",
     async (request, reply): Promise<ConfigChangeAnswer> => {
       const name = request.params.name;
+      const liveRelease = () => {
+        const live = deps.deployments?.desired(name).release;
+        return live === undefined ? undefined : deps.runs.getReleaseByNumber(name, live);
+      };
       const outcome = changeConfig(
         {
           config: deps.config,
           appExists: (app) => deps.store.getApp(app) !== undefined,
-          liveRelease: (app) => {
-            const live = deps.deployments?.desired(app).release;
-            return live === undefined ? undefined : deps.runs.getReleaseByNumber(app, live);
-          },
+          liveRelease,
           submit: (app, trigger, source) => deps.pipeline.submit(app, trigger, source),
-          treeOf: (release, change) =>
-            releaseTreeSource({
+          liveTree: (change) =>
+            liveReleaseTreeSource({
               reposRoot: deps.reposRoot,
               uploads: deps.uploads,
-              release,
+              app: name,
+              liveRelease,
               change,
             }),
         },
@@ -102,14 +121,41 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRoutesDep
   );
 }
 
-/** The PATCH body: `{set: {K: V}, unset: [K], service?, restart?}`. */
+/** `?reveal=true` (or 1): show secrets' values. Every token is an admin's today. */
+function reveal(query: { reveal?: string }): boolean {
+  if (query.reveal === undefined || query.reveal === "false" || query.reveal === "0") return false;
+  if (query.reveal === "true" || query.reveal === "1") return true;
+  throw new ValidationError(
+    `reveal must be true or false, not ${JSON.stringify(query.reveal.slice(0, 20))}`,
+  );
+}
+
+/** The snapshot as answered: each secret's value null unless revealed. */
+function configAnswer(snapshot: ConfigSnapshot, revealed: boolean): ConfigAnswer {
+  const shown = (vars: Record<string, string>, service: string) =>
+    Object.fromEntries(
+      Object.entries(vars).map(([key, value]) => [
+        key,
+        !revealed && isSecret(snapshot, key, service) ? null : value,
+      ]),
+    );
+  return {
+    app: shown(snapshot.app, ""),
+    services: Object.fromEntries(
+      Object.entries(snapshot.services).map(([service, vars]) => [service, shown(vars, service)]),
+    ),
+    secret: snapshot.secret ?? [],
+  };
+}
+
+/** The PATCH body: `{set: {K: V}, unset: [K], service?, secret?, restart?}`. */
 function configChangeBody(body: unknown): ConfigChange {
   const hint =
     'send {"set": {"KEY": "value"}} or {"unset": ["KEY"]}, optionally with "service" and "restart": false';
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ValidationError("the config change must be a JSON object", hint);
   }
-  const { set, unset, service, restart, ...rest } = body as Record<string, unknown>;
+  const { set, unset, service, secret, restart, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
     throw new ValidationError(`unknown field ${unknown[0]} in the config change`, hint);
@@ -128,6 +174,9 @@ function configChangeBody(body: unknown): ConfigChange {
   if (service !== undefined && typeof service !== "string") {
     throw new ValidationError('"service" must be a service name', hint);
   }
+  if (secret !== undefined && typeof secret !== "boolean") {
+    throw new ValidationError('"secret" must be true or false', hint);
+  }
   if (restart !== undefined && typeof restart !== "boolean") {
     throw new ValidationError('"restart" must be true or false', hint);
   }
@@ -135,6 +184,7 @@ function configChangeBody(body: unknown): ConfigChange {
     ...(set ? { set: set as Record<string, string> } : {}),
     ...(unset ? { unset: unset as string[] } : {}),
     ...(service ? { service } : {}),
+    ...(secret ? { secret } : {}),
     restart: restart ?? true,
   };
 }

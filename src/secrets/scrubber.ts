@@ -1,0 +1,61 @@
+import { SECRET_MIN_LENGTH } from "../config-vars.js";
+
+/** A secret value, and the name it is shown under once scrubbed. */
+export interface NamedSecret {
+  name: string;
+  value: string;
+}
+
+/**
+ * Replaces every known secret value in a text with `[secret NAME]`: the
+ * value itself, its base64 (standard and URL-safe, as an app or a tool
+ * might print it), its URL encoding (a connection string), its JSON
+ * escaping (a log line that quotes it), and each line of a multi-line
+ * secret (logs arrive line by line). Longer forms go first, so a secret
+ * that contains another is replaced whole.
+ */
+export class SecretScrubber {
+  readonly #secrets: readonly NamedSecret[];
+  readonly #forms: { text: string; name: string }[];
+
+  constructor(secrets: readonly NamedSecret[]) {
+    this.#secrets = secrets;
+    const forms = new Map<string, string>();
+    const add = (text: string, name: string) => {
+      if (text.length >= SECRET_MIN_LENGTH && !forms.has(text)) forms.set(text, name);
+    };
+    for (const { name, value } of secrets) {
+      add(value, name);
+      const bytes = Buffer.from(value, "utf8");
+      add(bytes.toString("base64"), name);
+      add(bytes.toString("base64").replace(/=+$/, ""), name);
+      add(bytes.toString("base64url"), name);
+      add(encodeURIComponent(value), name);
+      add(JSON.stringify(value).slice(1, -1), name);
+      for (const line of value.split(/\r?\n/)) add(line.trim(), name);
+    }
+    this.#forms = [...forms]
+      .map(([text, name]) => ({ text, name }))
+      .sort((a, b) => b.text.length - a.text.length);
+  }
+
+  /** Whether there is anything to scrub. */
+  get empty(): boolean {
+    return this.#forms.length === 0;
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const { text: form, name } of this.#forms) {
+      if (out.includes(form)) out = out.split(form).join(`[secret ${name}]`);
+    }
+    return out;
+  }
+
+  /** A scrubber of this one's secrets and `more`. */
+  with(more: readonly NamedSecret[]): SecretScrubber {
+    return more.length === 0 ? this : new SecretScrubber([...this.#secrets, ...more]);
+  }
+}
+
+export const NO_SECRETS = new SecretScrubber([]);
