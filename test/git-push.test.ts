@@ -19,6 +19,7 @@ import { exportCommit, readBlobAt } from "../src/git/export-commit.js";
 import { isNullObjectId } from "../src/git/git-command.js";
 import { PRE_RECEIVE_PATH } from "../src/git/hook-protocol.js";
 import type { PushOutput, PushRequest, PushResult } from "../src/git/push.js";
+import { ADMIN } from "../src/server/admin-token.js";
 import { registerGitRoutes } from "../src/server/git/http-backend.js";
 import {
   createHookToken,
@@ -184,7 +185,8 @@ describe("git push over smart HTTP, with the pipeline inside pre-receive", () =>
     });
     registerGitRoutes(server, {
       reposRoot,
-      authenticate: (password) => password === TOKEN,
+      authenticate: (password) => (password === TOKEN ? ADMIN : undefined),
+      pushers: new Map(),
       appExists: (name) => {
         appExistsCalls.push(name);
         return apps.has(name);

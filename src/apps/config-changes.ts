@@ -20,6 +20,8 @@ export interface ConfigChange {
   secret?: boolean;
   /** false: store the change for the next release instead of making one now. */
   restart: boolean;
+  /** Who asks (a token's name), for the event and the run. */
+  actor?: string;
 }
 
 /** What a change did. */
@@ -39,6 +41,8 @@ export interface ConfigChangeDeps {
   appExists(app: string): boolean;
   /** The live release, if any. */
   liveRelease(app: string): ReleaseRecord | undefined;
+  /** Records a platform event of the app. */
+  recordEvent?(app: string, message: string): void;
   /** Starts the run that makes a release from `release` with the new config. */
   submit(app: string, trigger: RunTrigger, source: SourceProvider): { run: { number: number } };
   /** The source of such a run: the tree and images of the release live when it starts (triggers/release-source.ts). */
@@ -114,6 +118,13 @@ export function changeConfig(
   if (unset.length > 0) deps.config.unset(app, unset, service);
 
   const outcome: ConfigChangeOutcome = { changed, notSet };
+  if (changed.length > 0) {
+    // Names only: a value never goes into an event.
+    deps.recordEvent?.(
+      app,
+      `${describeChange(change, service)} by ${change.actor ?? "an unnamed caller"}: ${changed.join(", ")} changed`,
+    );
+  }
   const live = deps.liveRelease(app);
   if (!live)
     return { ...outcome, stored: "no release is live yet; the next push or deploy uses it" };
@@ -131,7 +142,11 @@ export function changeConfig(
     };
   }
   const what = describeChange(change, service);
-  const submitted = deps.submit(app, { kind: "config" }, deps.liveTree(what));
+  const submitted = deps.submit(
+    app,
+    { kind: "config", ...(change.actor ? { actor: change.actor } : {}) },
+    deps.liveTree(what),
+  );
   return { ...outcome, run: submitted.run.number };
 }
 

@@ -12,6 +12,7 @@ import { registerRunCommands } from "./commands/runs.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSpecCommands } from "./commands/spec.js";
 import { registerStatusCommands } from "./commands/status.js";
+import { registerTokenCommands } from "./commands/tokens.js";
 
 /** Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 usage error. */
 const EXIT_FAILED = 1;
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDeployCommand(program, config);
   registerReleaseCommands(program, config);
   registerConfigCommands(program, config);
+  registerTokenCommands(program, config);
   registerProcessCommands(program, config);
   registerSpecCommands(program);
   return program;

@@ -124,6 +124,8 @@ export interface PipelineOptions {
   config?: AppConfig;
   /** Where uploaded trees are kept with their releases. */
   uploads?: UploadSourceStore;
+  /** Records a platform event of the app: who started which run. */
+  recordEvent?(app: string, message: string): void;
   concurrency?: number;
   now?: () => Date;
 }
@@ -167,6 +169,10 @@ export class Pipeline {
   submit(app: string, trigger: RunTrigger, source: SourceProvider | RollbackSource): SubmittedRun {
     const { runs } = this.options;
     const run = runs.createRun(app, trigger);
+    this.options.recordEvent?.(
+      app,
+      `run ${run.number} (${trigger.kind}${trigger.commit ? ` of ${trigger.commit.slice(0, 12)}` : ""}) started by ${trigger.actor ?? "an unnamed caller"}`,
+    );
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
     const config = this.options.config;
     if (config) events.scrubWith(() => config.scrubber());

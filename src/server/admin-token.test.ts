@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../state/database.js";
 import { Store } from "../state/store.js";
-import { bearerToken, ensureAdminToken, hashToken, isValidToken } from "./admin-token.js";
+import { hashToken } from "../state/tokens.js";
+import { bearerToken, ensureAdminToken, isValidToken } from "./admin-token.js";
 
 describe("the admin token", () => {
   const dirs: string[] = [];

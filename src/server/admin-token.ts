@@ -1,17 +1,7 @@
-import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { isOneOfHashes } from "../safe-compare.js";
 import type { Store } from "../state/store.js";
-import { isOneOfHashes } from "./safe-compare.js";
-
-/** sha256 hex of a token: the only form of it Skiff stores. */
-export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
-}
-
-/** A fresh admin token: 32 random bytes, prefixed so it is recognisable in a leaked-secret scan. */
-export function newToken(): string {
-  return `skiff_${randomBytes(32).toString("base64url")}`;
-}
+import { hashToken, newToken, type Principal, type TokenStore } from "../state/tokens.js";
 
 /**
  * Makes sure an admin token exists. On first start it is written once to
@@ -52,6 +42,20 @@ export function ensureAdminToken(
 export function isValidToken(store: Store, presented: string | undefined): boolean {
   if (!presented) return false;
   return isOneOfHashes(hashToken(presented), store.adminTokenHashes());
+}
+
+/** The admin token stands for this principal: every scope, every app. */
+export const ADMIN: Principal = Object.freeze({ name: "admin", scope: "admin" });
+
+/** Who a presented token is: the admin token, a named token (tokens:create), or nobody. */
+export function authenticate(
+  store: Store,
+  tokens: TokenStore,
+  presented: string | undefined,
+): Principal | undefined {
+  if (!presented) return undefined;
+  if (isValidToken(store, presented)) return ADMIN;
+  return tokens.authenticate(presented);
 }
 
 /** Pulls the token from an `Authorization: Bearer …` header. */

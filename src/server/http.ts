@@ -7,8 +7,10 @@ import type { StatusReport } from "../runtime/status.js";
 import type { ConfigStore } from "../state/app-config.js";
 import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
+import type { Principal, TokenStore } from "../state/tokens.js";
 import type { UploadSourceStore } from "../state/upload-sources.js";
-import { bearerToken, isValidToken } from "./admin-token.js";
+import { accessProblem, requiredScope } from "./access.js";
+import { authenticate, bearerToken } from "./admin-token.js";
 import { registerAppRoutes } from "./api/apps.js";
 import { type BaseRoutesDependencies, registerBaseRoutes } from "./api/bases.js";
 import { registerConfigRoutes } from "./api/config.js";
@@ -18,6 +20,7 @@ import { type DeployEngine, registerProcessRoutes } from "./api/processes.js";
 import { registerReleaseRoutes } from "./api/releases.js";
 import { registerRunRoutes } from "./api/runs.js";
 import { registerStatusRoutes } from "./api/status.js";
+import { registerTokenRoutes } from "./api/tokens.js";
 import { registerDashboardRoutes } from "./dashboard.js";
 import { registerGitRoutes } from "./git/http-backend.js";
 import { type PreReceiveRouteOptions, registerPreReceiveRoute } from "./git/pre-receive-hook.js";
@@ -35,6 +38,8 @@ export interface HttpDependencies {
   /** Scratch space for uploads and runs. */
   workRoot: string;
   bases: BaseRoutesDependencies;
+  /** Named tokens (the admin token's hash is in `store`). */
+  tokens: TokenStore;
   /** The apps' config vars, and where uploaded trees are kept (a config change starts from one). */
   config: ConfigStore;
   uploads: UploadSourceStore;
@@ -50,6 +55,8 @@ export interface HttpDependencies {
     /** The environment `git http-backend` gives the pre-receive hook. */
     hookEnv(app: string): Record<string, string>;
     onPush: PreReceiveRouteOptions["onPush"];
+    /** Who is pushing to each app right now (one receive-pack per app at a time): a run's actor. */
+    pushers: Map<string, string>;
     onRefused?: PreReceiveRouteOptions["onRefused"];
   };
   logger?: FastifyServerOptions["logger"];
@@ -61,6 +68,10 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Marks a route that answers without a token (the liveness probe, the dashboard's files). */
     public?: boolean;
+  }
+  interface FastifyRequest {
+    /** Who sent an API request: set once its token was checked (undefined on public routes). */
+    principal?: Principal;
   }
 }
 
@@ -161,6 +172,8 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     genReqId: () => Math.random().toString(36).slice(2, 10),
   });
 
+  app.decorateRequest("principal", undefined);
+
   // Connections kept open after a refusal would hold up close() for seconds.
   app.addHook("preClose", async () => dropLingering(app.server));
 
@@ -180,7 +193,10 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     // onRequest runs before the body is parsed, so no body (an upload to
     // /apps/APP/deploy streams hundreds of MB) is read for a caller without
     // a valid token.
-    if (needsToken && !isValidToken(deps.store, bearerToken(request.headers.authorization))) {
+    const principal = needsToken
+      ? authenticate(deps.store, deps.tokens, bearerToken(request.headers.authorization))
+      : undefined;
+    if (needsToken && !principal) {
       return refuse(
         request,
         reply,
@@ -189,13 +205,31 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
           error: {
             code: "unauthorized",
             message: request.headers.authorization
-              ? "the bearer token is not valid"
+              ? "the bearer token is not valid (unknown, revoked or expired)"
               : "this API needs a bearer token",
-            hint: "send Authorization: Bearer <token>; the admin token is in $SKIFF_HOME/admin-token",
+            hint: "send Authorization: Bearer <token>; the admin token is in $SKIFF_HOME/admin-token, skiff tokens:create makes others",
           },
         } satisfies ErrorBody,
         { "www-authenticate": 'Bearer realm="skiff"' },
       );
+    }
+    if (principal) {
+      const app = (request.params as { name?: string } | undefined)?.name;
+      const problem = accessProblem(
+        principal,
+        requiredScope(request.method, request.routeOptions.url),
+        request.routeOptions.url?.startsWith("/api/v1/apps/:name") ? app : undefined,
+      );
+      if (problem) {
+        return refuse(request, reply, 403, {
+          error: {
+            code: "forbidden",
+            message: problem,
+            hint: "use a token whose scope and app allow this (skiff tokens lists them; an admin makes one with skiff tokens:create)",
+          },
+        } satisfies ErrorBody);
+      }
+      request.principal = principal;
     }
     // Fastify reads and parses the body of a request no route matches
     // before its not-found handler runs; answering here reads none.
@@ -279,6 +313,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     reposRoot: deps.git.reposRoot,
     ...(deps.deploy ? { deployments: deps.deploy.deployments } : {}),
   });
+  registerTokenRoutes(app, { store: deps.store, tokens: deps.tokens });
   registerBaseRoutes(app, deps.bases);
   registerDeployRoutes(app, {
     store: deps.store,
@@ -289,7 +324,8 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   // endpoint with the per-start hook token. Neither lives under /api.
   registerGitRoutes(app, {
     reposRoot: deps.git.reposRoot,
-    authenticate: (password) => isValidToken(deps.store, password),
+    authenticate: (password) => authenticate(deps.store, deps.tokens, password),
+    pushers: deps.git.pushers,
     appExists: (name) => deps.store.getApp(name) !== undefined,
     hookEnv: deps.git.hookEnv,
   });

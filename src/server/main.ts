@@ -27,6 +27,7 @@ import { ReleaseFileStore } from "../state/release-files.js";
 import { RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
 import { TestResultStore } from "../state/test-results.js";
+import { TokenStore } from "../state/tokens.js";
 import { UploadSourceStore } from "../state/upload-sources.js";
 import { SKIFF_VERSION } from "../version.js";
 import { ensureAdminToken } from "./admin-token.js";
@@ -164,6 +165,8 @@ export async function startServer(
   await reconciler.pass();
   reconciler.start();
   const uploads = new UploadSourceStore(config.paths.uploads);
+  const tokens = new TokenStore(store.db);
+  const pushers = new Map<string, string>();
   const pipeline = new Pipeline({
     runs,
     runners: createStageRunners({
@@ -179,6 +182,7 @@ export async function startServer(
     releaseFiles,
     config: appConfig,
     uploads,
+    recordEvent: (app, message) => store.recordEvent(`app:${app}`, "run", message),
     concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();
@@ -208,6 +212,7 @@ export async function startServer(
     pipeline,
     config: appConfig,
     uploads,
+    tokens,
     scrub,
     deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
@@ -228,8 +233,16 @@ export async function startServer(
           hookUrl: `http://127.0.0.1:${config.port}${PRE_RECEIVE_PATH}`,
           hookToken,
         }),
-      onPush: (push, out) => handlePush({ pipeline, store, appUrl }, push, out),
-      onRefused: (push, reason, out) => recordRefusedPush({ pipeline, store }, push, reason, out),
+      onPush: (push, out) =>
+        handlePush({ pipeline, store, appUrl, pusher: (app) => pushers.get(app) }, push, out),
+      pushers,
+      onRefused: (push, reason, out) =>
+        recordRefusedPush(
+          { pipeline, store, pusher: (app) => pushers.get(app) },
+          push,
+          reason,
+          out,
+        ),
     },
     status: () =>
       collectStatus({

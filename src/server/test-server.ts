@@ -20,8 +20,8 @@ import { openDatabase } from "../state/database.js";
 import { DeploymentStore } from "../state/deployments.js";
 import { type ReleaseRecord, RunStore } from "../state/runs.js";
 import { Store } from "../state/store.js";
+import { hashToken, TokenStore } from "../state/tokens.js";
 import { UploadSourceStore } from "../state/upload-sources.js";
-import { hashToken } from "./admin-token.js";
 import type { ProcessControl } from "./api/processes.js";
 import { buildHttpServer, type HttpDependencies } from "./http.js";
 
@@ -63,6 +63,7 @@ export interface TestServer {
   runs: RunStore;
   deployments: DeploymentStore;
   pipeline: Pipeline;
+  tokens: TokenStore;
   /** Injects a request with the admin token. */
   request(
     method: InjectOptions["method"],
@@ -86,6 +87,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
   const deployments = new DeploymentStore(db);
   const stages = options.stages?.({ runs, deployments }) ?? {};
   const config = new ConfigStore(db, new Sealer(randomBytes(32)));
+  const tokens = new TokenStore(db);
   const pipeline = new Pipeline({
     runs,
     config,
@@ -102,6 +104,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
     runs,
     pipeline,
     config,
+    tokens,
     uploads: new UploadSourceStore(join(dir, "uploads")),
     runsRoot: join(dir, "runs"),
     workRoot: join(dir, "work"),
@@ -116,6 +119,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
       hookToken: "hook-token",
       hookEnv: unreachable,
       onPush: unreachable,
+      pushers: new Map(),
     },
     ...(options.deployer ? { deploy: { deployer: options.deployer, deployments } } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
@@ -127,6 +131,7 @@ export function buildTestServer(options: TestServerOptions = {}): TestServer {
     runs,
     deployments,
     pipeline,
+    tokens,
     request: (method, url, payload) =>
       server.inject({ method, url, headers: AUTH, ...(payload === undefined ? {} : { payload }) }),
     release(spec, status, commit) {

@@ -29,10 +29,12 @@ export const FINISHED_RUN_STATUSES: readonly RunStatus[] = [
 ];
 
 export interface RunTrigger {
-  /** git-push | webhook:github | webhook:gitlab | webhook:gitea | upload */
+  /** git-push | webhook:github | webhook:gitlab | webhook:gitea | upload | rollback | config */
   kind: string;
   commit?: string;
   ref?: string;
+  /** Who started it: a token's name, "admin" for the admin token, "webhook:github" for a delivery. */
+  actor?: string;
 }
 
 export interface StageRecord {
@@ -66,6 +68,8 @@ export interface RunRecord {
   finishedAt?: string;
   releaseNumber?: number;
   stages: StageRecord[];
+  /** Who started it (RunTrigger.actor); absent on runs from before Skiff recorded it. */
+  actor?: string;
 }
 
 export interface ReleaseImage {
@@ -95,6 +99,8 @@ export interface ReleaseRecord {
   fingerprints?: Record<string, string>;
   /** The app's config the release was made with; absent on releases recorded before config was stored. */
   config?: ConfigSnapshot;
+  /** Who started the run that made it. */
+  actor?: string;
 }
 
 interface RunRow {
@@ -110,6 +116,7 @@ interface RunRow {
   started_at: string | null;
   finished_at: string | null;
   release_number: number | null;
+  actor: string | null;
 }
 
 interface StageRow {
@@ -134,6 +141,7 @@ interface ReleaseRow {
   plan_json: string | null;
   fingerprints_json: string | null;
   config_json: string | null;
+  actor: string | null;
 }
 
 /**
@@ -163,9 +171,17 @@ export class RunStore {
         ).n ?? 0;
       const result = this.db
         .prepare(
-          "INSERT INTO runs (app, number, trigger, commit_sha, ref, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+          "INSERT INTO runs (app, number, trigger, commit_sha, ref, status, created_at, actor) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
         )
-        .run(app, next + 1, trigger.kind, trigger.commit ?? null, trigger.ref ?? null, at);
+        .run(
+          app,
+          next + 1,
+          trigger.kind,
+          trigger.commit ?? null,
+          trigger.ref ?? null,
+          at,
+          trigger.actor ?? null,
+        );
       const runId = Number(result.lastInsertRowid);
       const insertStage = this.db.prepare(
         "INSERT INTO run_stages (run_id, position, name, status) VALUES (?, ?, ?, 'pending')",
@@ -337,7 +353,7 @@ export class RunStore {
         this.sealer ? this.sealer.seal(text, releaseContext(input.app, number, column)) : text;
       const result = this.db
         .prepare(
-          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO releases (app, number, run_id, commit_sha, trigger, status, spec_json, created_at, rollback_of, plan_json, fingerprints_json, config_json, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT actor FROM runs WHERE id = ?))",
         )
         .run(
           input.app,
@@ -352,6 +368,7 @@ export class RunStore {
           input.planJson !== undefined ? sealed("plan", input.planJson) : null,
           input.fingerprints ? JSON.stringify(input.fingerprints) : null,
           input.config ? sealed("config", JSON.stringify(input.config)) : null,
+          input.runId,
         );
       const releaseId = Number(result.lastInsertRowid);
       const insertImage = this.db.prepare(
@@ -445,6 +462,7 @@ export class RunStore {
       createdAt: row.created_at,
       ...(row.started_at ? { startedAt: row.started_at } : {}),
       ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
+      ...(row.actor ? { actor: row.actor } : {}),
       ...(row.release_number !== null ? { releaseNumber: row.release_number } : {}),
       stages,
     };
@@ -497,6 +515,7 @@ export class RunStore {
       ...(row.fingerprints_json !== null
         ? { fingerprints: decodeFingerprints(row.fingerprints_json, row.app, row.number) }
         : {}),
+      ...(row.actor ? { actor: row.actor } : {}),
       ...(row.config_json !== null
         ? {
             config: decodeConfig(this.opened(row, "config", row.config_json), row.app, row.number),

@@ -70,6 +70,7 @@ describe("releaseRows", () => {
         number: 5,
         commit: "ffffffffffffffffffffffffffffffffffffffff",
         trigger: "git-push",
+        actor: "ci-shop",
         status: "failed",
         createdAt: "2025-03-01T11:59:55.000Z",
         images: [
@@ -84,6 +85,7 @@ describe("releaseRows", () => {
         number: 4,
         commit: "1111111111111111111111111111111111111111",
         trigger: "rollback",
+        actor: "admin",
         status: "live",
         createdAt: "2025-03-01T11:57:00.000Z",
         rollbackOf: 2,
@@ -112,28 +114,32 @@ describe("releaseRows", () => {
 
   it("marks the live release, shortens commits and digests, and names a rollback's source", () => {
     expect(releaseRows(answer, now)).toEqual([
-      ["r5", "ffffffffffff", "failed", "git-push", "5s", "web@555555555555"],
+      ["r5", "ffffffffffff", "failed", "git-push", "ci-shop", "5s", "web@555555555555"],
       [
         "r4 (live)",
         "111111111111",
         "live",
         "rollback to r2",
+        "admin",
         "3m",
         "web@222222222222, worker@abcdefabcdef",
       ],
-      ["r3", undefined, "superseded", "upload", "4d", undefined],
+      ["r3", undefined, "superseded", "upload", undefined, "4d", undefined],
     ]);
   });
 
   it("renders as a table with a dash for what a release lacks", () => {
     expect(
-      table(["RELEASE", "COMMIT", "STATUS", "TRIGGER", "AGE", "IMAGES"], releaseRows(answer, now)),
+      table(
+        ["RELEASE", "COMMIT", "STATUS", "TRIGGER", "BY", "AGE", "IMAGES"],
+        releaseRows(answer, now),
+      ),
     ).toBe(
       [
-        "RELEASE    COMMIT        STATUS      TRIGGER         AGE  IMAGES",
-        "r5         ffffffffffff  failed      git-push        5s   web@555555555555",
-        "r4 (live)  111111111111  live        rollback to r2  3m   web@222222222222, worker@abcdefabcdef",
-        "r3         -             superseded  upload          4d   -",
+        "RELEASE    COMMIT        STATUS      TRIGGER         BY       AGE  IMAGES",
+        "r5         ffffffffffff  failed      git-push        ci-shop  5s   web@555555555555",
+        "r4 (live)  111111111111  live        rollback to r2  admin    3m   web@222222222222, worker@abcdefabcdef",
+        "r3         -             superseded  upload          -        4d   -",
       ].join("\n"),
     );
   });

@@ -48,6 +48,7 @@ export function releaseRows(answer: ReleasesAnswer, now: Date): (string | number
     r.commit?.slice(0, 12),
     r.status,
     r.rollbackOf !== undefined ? `rollback to r${r.rollbackOf}` : r.trigger,
+    r.actor,
     shortAge(r.createdAt, now),
     r.images.map((i) => `${i.service}@${shortDigest(i.digest)}`).join(", ") || undefined,
   ]);
@@ -70,7 +71,7 @@ export function registerReleaseCommands(program: Command, loadConfig: () => Skif
         return print(`${app} has no releases yet. Push to it: git push <remote> main`);
       print(
         table(
-          ["RELEASE", "COMMIT", "STATUS", "TRIGGER", "AGE", "IMAGES"],
+          ["RELEASE", "COMMIT", "STATUS", "TRIGGER", "BY", "AGE", "IMAGES"],
           releaseRows(answer, new Date()),
         ),
       );

@@ -53,11 +53,12 @@ export function registerRunCommands(program: Command, loadConfig: () => SkiffCon
         return print(`${app} has no runs yet. Push to it: git push <remote> main`);
       print(
         table(
-          ["RUN", "STATUS", "TRIGGER", "COMMIT", "RELEASE", "DURATION", "CREATED", "REASON"],
+          ["RUN", "STATUS", "TRIGGER", "BY", "COMMIT", "RELEASE", "DURATION", "CREATED", "REASON"],
           runs.map((r) => [
             r.number,
             r.status,
             r.trigger,
+            r.actor,
             r.commit?.slice(0, 12),
             r.releaseNumber !== undefined ? `r${r.releaseNumber}` : undefined,
             runDuration(r),

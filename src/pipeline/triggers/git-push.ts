@@ -28,7 +28,7 @@ export function pushedCommitSource(push: PushRequest, update: RefUpdate): Source
  * shows up in `skiff runs`.
  */
 export function recordRefusedPush(
-  deps: { pipeline: Pipeline; store: Store },
+  deps: { pipeline: Pipeline; store: Store; pusher?(app: string): string | undefined },
   push: PushRequest,
   reason: string,
   out: PushOutput,
@@ -41,7 +41,12 @@ export function recordRefusedPush(
   if (!deploy) return;
   const run = deps.pipeline.recordRefused(
     app.name,
-    { kind: "git-push", commit: deploy.newSha, ref: deploy.ref },
+    {
+      kind: "git-push",
+      commit: deploy.newSha,
+      ref: deploy.ref,
+      ...withActor(deps.pusher?.(app.name)),
+    },
     reason,
   );
   out.line(`skiff: run ${run.number} of ${app.name} for ${deploy.newSha.slice(0, 12)} refused`);
@@ -54,7 +59,13 @@ export function recordRefusedPush(
  * pusher line by line.
  */
 export async function handlePush(
-  deps: { pipeline: Pipeline; store: Store; appUrl(app: string): string },
+  deps: {
+    pipeline: Pipeline;
+    store: Store;
+    appUrl(app: string): string;
+    /** Who is pushing to the app (the token's name), for the run's record. */
+    pusher?(app: string): string | undefined;
+  },
   push: PushRequest,
   out: PushOutput,
 ): Promise<PushResult> {
@@ -73,7 +84,12 @@ export async function handlePush(
 
   const submitted = deps.pipeline.submit(
     app.name,
-    { kind: "git-push", commit: deploy.newSha, ref: deploy.ref },
+    {
+      kind: "git-push",
+      commit: deploy.newSha,
+      ref: deploy.ref,
+      ...withActor(deps.pusher?.(app.name)),
+    },
     pushedCommitSource(push, deploy),
   );
   out.line(`skiff: run ${submitted.run.number} of ${app.name} for ${deploy.newSha.slice(0, 12)}`);
@@ -102,4 +118,8 @@ export async function handlePush(
     unsubscribe();
     out.signal.removeEventListener("abort", onAbort);
   }
+}
+
+function withActor(actor: string | undefined): { actor?: string } {
+  return actor ? { actor } : {};
 }

@@ -13,6 +13,7 @@ import type { DeploymentStore } from "../../state/deployments.js";
 import type { RunStore } from "../../state/runs.js";
 import type { Store } from "../../state/store.js";
 import type { UploadSourceStore } from "../../state/upload-sources.js";
+import { actorOf } from "../actor.js";
 
 export interface ConfigRoutesDependencies {
   store: Store;
@@ -102,6 +103,7 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRoutesDep
           config: deps.config,
           appExists: (app) => deps.store.getApp(app) !== undefined,
           liveRelease,
+          recordEvent: (app, message) => deps.store.recordEvent(`app:${app}`, "config", message),
           submit: (app, trigger, source) => deps.pipeline.submit(app, trigger, source),
           liveTree: (change) =>
             liveReleaseTreeSource({
@@ -113,7 +115,7 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRoutesDep
             }),
         },
         name,
-        configChangeBody(request.body),
+        { ...configChangeBody(request.body), actor: actorOf(request) },
       );
       reply.code(outcome.run !== undefined ? 202 : 200);
       return outcome;

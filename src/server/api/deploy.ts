@@ -7,6 +7,7 @@ import { NotFoundError, ValidationError } from "../../errors.js";
 import { type Pipeline, StageFailure } from "../../pipeline/pipeline.js";
 import { saveUpload, uploadedTreeSource } from "../../pipeline/triggers/upload.js";
 import type { Store } from "../../state/store.js";
+import { actorOf } from "../actor.js";
 
 /** Uploads above this are refused: a source tree, not a build output. */
 const UPLOAD_LIMIT_BYTES = 512 * 1024 * 1024;
@@ -50,7 +51,11 @@ export function registerDeployRoutes(app: FastifyInstance, deps: DeployRoutesDep
         throw new ValidationError(error.message, "leave build outputs out with .dockerignore");
       throw error;
     }
-    const submitted = deps.pipeline.submit(name, { kind: "upload" }, uploadedTreeSource(file));
+    const submitted = deps.pipeline.submit(
+      name,
+      { kind: "upload", actor: actorOf(request) },
+      uploadedTreeSource(file),
+    );
     void submitted.finished.finally(() => rmSync(file, { force: true }));
     reply.code(202);
     return { run: submitted.run.number };

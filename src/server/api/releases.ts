@@ -10,6 +10,7 @@ import type { Pipeline } from "../../pipeline/pipeline.js";
 import type { DeploymentStore } from "../../state/deployments.js";
 import type { ReleaseRecord, RunStore } from "../../state/runs.js";
 import type { Store } from "../../state/store.js";
+import { actorOf } from "../actor.js";
 
 /** How far back `skiff rollback APP` looks for the release that served before the live one. */
 const ROLLBACK_WINDOW = 200;
@@ -32,6 +33,8 @@ export interface ReleaseView {
   /** Set on a rollback: the release whose images it runs again. */
   rollbackOf?: number;
   images: { service: string; image: string; digest: string }[];
+  /** Who started the run that made it (a token's name, "admin", "webhook:github"). */
+  actor?: string;
 }
 
 /** `GET /api/v1/apps/APP/releases`. */
@@ -136,6 +139,7 @@ export function toReleaseView(release: ReleaseRecord): ReleaseView {
     createdAt: release.createdAt,
     ...(release.rollbackOf !== undefined ? { rollbackOf: release.rollbackOf } : {}),
     images: release.images.map(({ service, image, digest }) => ({ service, image, digest })),
+    ...(release.actor ? { actor: release.actor } : {}),
   };
 }
 
@@ -216,7 +220,11 @@ export function registerReleaseRoutes(app: FastifyInstance, deps: ReleaseRoutesD
       // deploys it through the same health-gated rollout as a push.
       const submitted = deps.pipeline.submit(
         name,
-        { kind: "rollback", ...(target.commit ? { commit: target.commit } : {}) },
+        {
+          kind: "rollback",
+          ...(target.commit ? { commit: target.commit } : {}),
+          actor: actorOf(request),
+        },
         { rollbackTo: target },
       );
       reply.code(202);

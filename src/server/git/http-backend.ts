@@ -5,13 +5,17 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { gitBaseEnv, lastLines } from "../../git/git-command.js";
 import { appFromRepoSegment, ensureAppRepository } from "../../git/repositories.js";
+import type { Principal } from "../../state/tokens.js";
+import { accessProblem } from "../access.js";
 import { type CgiHead, CgiResponseReader, cgiEnvironment } from "./cgi.js";
 
 export interface GitRoutesOptions {
   /** Directory holding `APP.git`; repositories are created there on first use. */
   reposRoot: string;
-  /** Checks the HTTP Basic password (any user name): a Skiff token. */
-  authenticate(password: string): boolean;
+  /** Who the HTTP Basic password (any user name) is: a Skiff token, or nobody. */
+  authenticate(password: string): Principal | undefined;
+  /** Filled while a push runs: the app's pusher, whom its run is attributed to. */
+  pushers: Map<string, string>;
   appExists(name: string): boolean;
   /** Skiff's hook variables for a push to `app` (hookEnvironment), set for `git http-backend`. */
   hookEnv(app: string): Record<string, string>;
@@ -87,16 +91,25 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
       );
     }
     const credentials = basicCredentials(request.headers.authorization);
-    if (!credentials || !options.authenticate(credentials.password)) {
+    const principal = credentials ? options.authenticate(credentials.password) : undefined;
+    if (!credentials || !principal) {
       reply.header("www-authenticate", 'Basic realm="Skiff"');
       return textError(
         reply,
         401,
         credentials
-          ? "the password is not a valid Skiff token; use the admin token ($SKIFF_HOME/admin-token) as the password, with any user name"
+          ? "the password is not a valid Skiff token (unknown, revoked or expired); use a deploy token of this app (skiff tokens:create) as the password, with any user name"
           : "Skiff needs a token: use any user name and a Skiff token as the password",
       );
     }
+    // Fetching needs read; pushing (receive-pack, and the ref list it asks first) needs deploy.
+    const pushing =
+      service === "git-receive-pack" ||
+      (service === "info/refs" &&
+        /(?:^|&)service=git-receive-pack(?:&|$)/.test(queryOf(request.url)));
+    const problem = accessProblem(principal, pushing ? "deploy" : "read", name);
+    if (problem)
+      return textError(reply, 403, `${problem}; a push needs a deploy token of this app`);
     if (!options.appExists(name)) {
       return textError(
         reply,
@@ -142,8 +155,11 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
     receiving.set(name, tail);
     try {
       await previous;
+      // Pushes to one app take turns, so the pusher named here is the one whose hook runs.
+      options.pushers.set(name, principal.name);
       await runBackend(request, reply, env);
     } finally {
+      options.pushers.delete(name);
       done();
       if (receiving.get(name) === tail) receiving.delete(name);
     }
@@ -285,4 +301,10 @@ function runBackend(
       res.end(`git http-backend: ${message}\n`);
     }
   });
+}
+
+/** The query string of a URL, without its `?`. */
+function queryOf(url: string): string {
+  const at = url.indexOf("?");
+  return at === -1 ? "" : url.slice(at + 1);
 }

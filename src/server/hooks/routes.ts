@@ -170,7 +170,7 @@ export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRout
         // replayed old delivery cannot roll the app back.
         const submitted = options.pipeline.submit(
           app.name,
-          { kind: `webhook:${forge}`, ref: push.ref },
+          { kind: `webhook:${forge}`, ref: push.ref, actor: `webhook:${forge}` },
           fetchedCommitSource({
             reposRoot: options.reposRoot,
             app: app.name,

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import { secretsEqual } from "../safe-compare.js";
+import { secretsEqual } from "../../safe-compare.js";
 
 /** The git forges whose push webhooks Skiff accepts. */
 export type Forge = "github" | "gitlab" | "gitea";

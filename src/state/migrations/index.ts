@@ -7,6 +7,7 @@ import { sql as webhookDeliveries } from "./006_webhook_deliveries.js";
 import { sql as releasePlans } from "./007_release_plans.js";
 import { sql as appConfig } from "./008_app_config.js";
 import { sql as secrets } from "./009_secrets.js";
+import { sql as tokens } from "./010_tokens.js";
 
 /** Every migration in order; the position + 1 is the schema version it produces. */
 export const migrations: readonly { name: string; sql: string }[] = [
@@ -19,4 +20,5 @@ export const migrations: readonly { name: string; sql: string }[] = [
   { name: "007_release_plans", sql: releasePlans },
   { name: "008_app_config", sql: appConfig },
   { name: "009_secrets", sql: secrets },
+  { name: "010_tokens", sql: tokens },
 ];
