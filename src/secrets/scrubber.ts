@@ -59,3 +59,18 @@ export class SecretScrubber {
 }
 
 export const NO_SECRETS = new SecretScrubber([]);
+
+/**
+ * `value` with `scrub` applied to every string in it, keys left alone: a
+ * JSON answer stays JSON whatever a secret looks like (`true`, `null,`).
+ */
+export function scrubStrings<T>(value: T, scrub: (text: string) => string): T {
+  if (typeof value === "string") return scrub(value) as T;
+  if (Array.isArray(value)) return value.map((v) => scrubStrings(v, scrub)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, scrubStrings(v, scrub)]),
+    ) as T;
+  }
+  return value;
+}

@@ -4,6 +4,7 @@ import { SkiffError } from "../errors.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { RegistryError } from "../registry/errors.js";
 import type { StatusReport } from "../runtime/status.js";
+import { scrubStrings } from "../secrets/scrubber.js";
 import type { ConfigStore } from "../state/app-config.js";
 import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
@@ -239,9 +240,20 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
 
   // Refusals that do not go through `refuse` (the git routes answer their
   // own) still close a connection whose body was not read, rather than let
-  // Node drain what the client still sends.
+  // Node drain what the client still sends. Every JSON answer is scrubbed of
+  // secrets (a replica's health output in ps, an echoed name), except the
+  // config routes, whose `reveal` is the one way to read a secret.
   app.addHook("onSend", async (request, reply, payload) => {
     if (reply.statusCode >= 400) closeIfBodyUnread(request, reply);
+    const scrub = deps.scrub;
+    if (
+      scrub &&
+      typeof payload === "string" &&
+      String(reply.getHeader("content-type") ?? "").startsWith("application/json") &&
+      !request.routeOptions.url?.startsWith("/api/v1/apps/:name/config")
+    ) {
+      return JSON.stringify(scrubStrings(JSON.parse(payload), scrub));
+    }
     return payload;
   });
 
@@ -302,6 +314,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerProcessRoutes(app, {
     store: deps.store,
     runs: deps.runs,
+    ...(deps.scrub ? { scrub: deps.scrub } : {}),
     ...(deps.deploy ? { engine: deps.deploy } : {}),
   });
   registerConfigRoutes(app, {

@@ -4,6 +4,7 @@ import { type Deployer, DeployFailure } from "../../deploy/deployer.js";
 import type { ProcessInfo } from "../../deploy/ps.js";
 import { planOfRecord } from "../../deploy/release.js";
 import { DependencyError, NotFoundError, SkiffError, ValidationError } from "../../errors.js";
+import { scrubStrings } from "../../secrets/scrubber.js";
 import type { DeploymentStore } from "../../state/deployments.js";
 import type { RunStore } from "../../state/runs.js";
 import type { Store } from "../../state/store.js";
@@ -30,6 +31,8 @@ export interface ProcessRoutesDependencies {
   /** Absent when no deploy engine is configured: these routes then answer 502. */
   engine?: DeployEngine;
   now?: () => Date;
+  /** Takes every secret out of a progress line (a failing replica's log may print one). */
+  scrub?: (text: string) => string;
 }
 
 /** One replica as `skiff ps` shows it. */
@@ -127,6 +130,7 @@ function restartService(body: unknown): string | undefined {
 async function streamOperation(
   reply: FastifyReply,
   log: FastifyBaseLogger,
+  scrub: (text: string) => string,
   start: string,
   work: (progress: (text: string, service?: string) => void) => Promise<void>,
 ): Promise<void> {
@@ -137,8 +141,9 @@ async function streamOperation(
     "cache-control": "no-cache",
     "x-accel-buffering": "no",
   });
+  // The answer is streamed past the server's own scrubbing (http.ts), so each line is scrubbed here.
   const send = (line: OperationLine) => {
-    if (!raw.destroyed) raw.write(`${JSON.stringify(line)}\n`);
+    if (!raw.destroyed) raw.write(`${JSON.stringify(scrubStrings(line, scrub))}\n`);
   };
   const progress = (text: string, service?: string) => {
     for (const line of text.split("\n")) {
@@ -172,6 +177,7 @@ async function streamOperation(
 /** The app's replicas (`ps`) and the operations on them: scale and restart. */
 export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesDependencies): void {
   const now = deps.now ?? (() => new Date());
+  const scrub = deps.scrub ?? ((text: string) => text);
 
   const requireApp = (name: string) => {
     if (!deps.store.getApp(name)) {
@@ -255,6 +261,7 @@ export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesD
       await streamOperation(
         reply,
         request.log,
+        scrub,
         `scaling ${summary} (release r${live.release})${waiting(engine, name)}`,
         (progress) => engine.deployer.scale(name, counts, progress),
       );
@@ -274,6 +281,7 @@ export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesD
       await streamOperation(
         reply,
         request.log,
+        scrub,
         `restarting ${service ?? "every service"} of ${name} (release r${live.release}), new replicas before old go${waiting(engine, name)}`,
         (progress) => engine.deployer.restart(name, service, progress),
       );
