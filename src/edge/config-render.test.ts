@@ -121,7 +121,7 @@ describe("renderBackend", () => {
 backend app_shop__web
     balance roundrobin
     option httpchk
-    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host shop.localhost
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host shop.localhost hdr User-Agent skiff-edge-check
     http-check expect status 200-399
     retry-on conn-failure empty-response 502 503 504
     http-request disable-l7-retry unless METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE
@@ -138,7 +138,7 @@ backend app_shop__web
 backend app_api__web
     balance roundrobin
     option httpchk
-    http-check send meth GET uri / ver HTTP/1.1 hdr Host localhost
+    http-check send meth GET uri / ver HTTP/1.1 hdr Host localhost hdr User-Agent skiff-edge-check
     http-check expect status 200-399
     retry-on conn-failure empty-response 502 503 504
     http-request disable-l7-retry unless METH_GET or METH_OPTIONS or METH_PUT or METH_DELETE or METH_TRACE

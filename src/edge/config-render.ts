@@ -162,6 +162,13 @@ const BACKENDS_NOTE = `
 # the problem, and retrying it would only multiply the load.
 `;
 
+/**
+ * The User-Agent of the edge's health checks, as Skiff's own probe sends
+ * skiff-health-check (deploy/http-probe.ts): an app's access log can leave
+ * both out (README, "Runtime logs").
+ */
+export const EDGE_CHECK_USER_AGENT = "skiff-edge-check";
+
 /** One backend section. Draining servers get weight 0, so a reload or restart keeps them out of the rotation. */
 export function renderBackend(backend: EdgeBackendSpec): string {
   const servers = backend.servers
@@ -171,7 +178,7 @@ export function renderBackend(backend: EdgeBackendSpec): string {
 backend ${backend.name}
     balance roundrobin
     option httpchk
-    http-check send meth GET uri ${backend.healthPath} ver HTTP/1.1 hdr Host ${backend.healthHost ?? "localhost"}
+    http-check send meth GET uri ${backend.healthPath} ver HTTP/1.1 hdr Host ${backend.healthHost ?? "localhost"} hdr User-Agent ${EDGE_CHECK_USER_AGENT}
     http-check expect status 200-399
     retry-on conn-failure empty-response 502 503 504
     http-request disable-l7-retry unless ${IDEMPOTENT}
