@@ -6,7 +6,7 @@ import type { Principal, TokenScope } from "../state/tokens.js";
  * A route under /api/v1/apps/:name is for that app, and a token bound to
  * another app is refused there.
  *
- * - read: an app's runs, releases, ps (and their logs): what it runs.
+ * - read: an app's runs (with their logs), releases and ps: what it runs.
  * - deploy: that, plus starting a deploy (an upload, a push) or a
  *   rollback, and cancelling a run. Not its config or secrets, not scale,
  *   restart, webhooks or destroy, not another app, not a platform route.
@@ -20,7 +20,6 @@ const ROUTES: readonly { method: string; url: string; scope: TokenScope }[] = [
   { method: "GET", url: "/api/v1/apps/:name/runs/:number/events", scope: "read" },
   { method: "GET", url: "/api/v1/apps/:name/releases", scope: "read" },
   { method: "GET", url: "/api/v1/apps/:name/ps", scope: "read" },
-  { method: "GET", url: "/api/v1/apps/:name/logs", scope: "read" },
   { method: "POST", url: "/api/v1/apps/:name/deploy", scope: "deploy" },
   { method: "POST", url: "/api/v1/apps/:name/rollback", scope: "deploy" },
   { method: "POST", url: "/api/v1/apps/:name/runs/:number/cancel", scope: "deploy" },

@@ -19,7 +19,7 @@ describe("TokenStore", () => {
       name: "ci-shop",
       scope: "deploy",
       app: "shop",
-      expiresAt: new Date("2026-01-02T00:00:00.000Z"),
+      lifetimeMs: 86_400_000,
     });
     expect(token).toMatch(/^skiff_[A-Za-z0-9_-]{43}$/);
     expect(record).toEqual({

@@ -59,11 +59,12 @@ export class TokenStore {
   ) {}
 
   /** Makes a token; the answer holds its value, which nothing keeps. */
-  create(input: { name: string; scope: TokenScope; app?: string; expiresAt?: Date }): {
+  create(input: { name: string; scope: TokenScope; app?: string; lifetimeMs?: number }): {
     token: string;
     record: TokenRecord;
   } {
     const token = newToken();
+    const now = this.now();
     this.db
       .prepare(
         "INSERT INTO tokens (name, token_hash, scope, app, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -73,8 +74,10 @@ export class TokenStore {
         hashToken(token),
         input.scope,
         input.app ?? null,
-        this.now().toISOString(),
-        input.expiresAt?.toISOString() ?? null,
+        now.toISOString(),
+        input.lifetimeMs !== undefined
+          ? new Date(now.getTime() + input.lifetimeMs).toISOString()
+          : null,
       );
     return { token, record: this.get(input.name) as TokenRecord };
   }

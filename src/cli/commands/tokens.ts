@@ -29,7 +29,11 @@ export function registerTokenCommands(program: Command, loadConfig: () => SkiffC
             t.scope,
             t.app ?? "(every app)",
             `${shortAge(t.createdAt, now)} ago`,
-            t.expiresAt ? t.expiresAt.slice(0, 10) : "never",
+            !t.expiresAt
+              ? "never"
+              : Date.parse(t.expiresAt) <= now.getTime()
+                ? `expired ${t.expiresAt.slice(0, 10)}`
+                : t.expiresAt.slice(0, 10),
             t.lastUsedAt ? `${shortAge(t.lastUsedAt, now)} ago` : "never",
           ]),
         ),

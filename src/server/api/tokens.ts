@@ -12,7 +12,6 @@ import { actorOf } from "../actor.js";
 export interface TokenRoutesDependencies {
   store: Store;
   tokens: TokenStore;
-  now?: () => Date;
 }
 
 /** `GET /api/v1/tokens`: every named token, never a value. */
@@ -48,8 +47,6 @@ export function parseLifetime(text: string): number | undefined {
 
 /** Named tokens: list, make (shown once), revoke. Admin only (server/access.ts). */
 export function registerTokenRoutes(app: FastifyInstance, deps: TokenRoutesDependencies): void {
-  const now = deps.now ?? (() => new Date());
-
   app.get("/api/v1/tokens", async (): Promise<TokensAnswer> => ({ tokens: deps.tokens.list() }));
 
   app.post<{ Body: unknown }>(
@@ -70,7 +67,7 @@ export function registerTokenRoutes(app: FastifyInstance, deps: TokenRoutesDepen
         name: body.name,
         scope: body.scope,
         ...(body.app !== undefined ? { app: body.app } : {}),
-        ...(lifetime !== undefined ? { expiresAt: new Date(now().getTime() + lifetime) } : {}),
+        ...(lifetime !== undefined ? { lifetimeMs: lifetime } : {}),
       });
       deps.store.recordEvent(
         "tokens",

@@ -98,7 +98,7 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
         reply,
         401,
         credentials
-          ? "the password is not a valid Skiff token (unknown, revoked or expired); use a deploy token of this app (skiff tokens:create) as the password, with any user name"
+          ? "the password is not a valid Skiff token (unknown, revoked or expired); use a token of this app as the password, with any user name: a deploy token to push, a read token to fetch (skiff tokens:create)"
           : "Skiff needs a token: use any user name and a Skiff token as the password",
       );
     }
@@ -108,8 +108,12 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
       (service === "info/refs" &&
         /(?:^|&)service=git-receive-pack(?:&|$)/.test(queryOf(request.url)));
     const problem = accessProblem(principal, pushing ? "deploy" : "read", name);
-    if (problem)
-      return textError(reply, 403, `${problem}; a push needs a deploy token of this app`);
+    if (problem) {
+      const needs = pushing
+        ? "a push needs a deploy token of this app"
+        : "a fetch needs a read token of this app";
+      return textError(reply, 403, `${problem}; ${needs}`);
+    }
     if (!options.appExists(name)) {
       return textError(
         reply,
