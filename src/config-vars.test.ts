@@ -3,6 +3,7 @@ import {
   configKeyProblem,
   configValueProblem,
   interpolationVariables,
+  mergeRolledBackConfig,
   sameConfig,
   serviceConfigEnvironment,
 } from "./config-vars.js";
@@ -18,6 +19,7 @@ describe("config keys and values", () => {
     ["A B", "not a valid config key"],
     ["", "not a valid config key"],
     ["x".repeat(257), "longer than 256"],
+    ["__proto__", "cannot be a config key"],
   ])("%j is refused (%s)", (key, message) => {
     expect(configKeyProblem(key)).toContain(message);
   });
@@ -71,5 +73,27 @@ describe("where config vars go", () => {
     expect(
       sameConfig({ app: {}, services: { web: { A: "1" } } }, { app: { A: "1" }, services: {} }),
     ).toBe(false);
+  });
+});
+
+describe("the config a rollback leaves", () => {
+  it("is the target's, but keeps what changed while the rollback ran, and never un-secrets a var", () => {
+    const target = { app: { A: "old", B: "old-b", PW: "old-pw" }, services: { db: { R: "r1" } } };
+    const before = {
+      app: { A: "new", B: "new-b", PW: "new-pw", C: "c" },
+      services: {},
+      secret: ["PW"],
+    };
+    // During the rollback: B changed again, C was unset, D was set.
+    const now = {
+      app: { A: "new", B: "during", PW: "new-pw", D: "d" },
+      services: {},
+      secret: ["PW"],
+    };
+    expect(mergeRolledBackConfig({ target, before, now })).toEqual({
+      app: { A: "old", B: "during", PW: "old-pw", D: "d" },
+      services: { db: { R: "r1" } },
+      secret: ["PW"],
+    });
   });
 });

@@ -60,6 +60,9 @@ export function configKeyProblem(key: string): string | undefined {
   if (key.length > CONFIG_KEY_MAX_LENGTH) {
     return `the config key ${JSON.stringify(key.slice(0, 40))}… is longer than ${CONFIG_KEY_MAX_LENGTH} characters`;
   }
+  if (key === "__proto__") {
+    return "__proto__ cannot be a config key: JavaScript objects treat it as their prototype";
+  }
   if (!KEY.test(key)) {
     return `${JSON.stringify(key)} is not a valid config key: use letters, digits and _, not starting with a digit (as in DATABASE_URL)`;
   }
@@ -111,4 +114,41 @@ function canonical(config: ConfigSnapshot): string {
       .filter((service) => Object.keys(config.services[service] ?? {}).length > 0)
       .map((service) => [service, sorted(config.services[service] ?? {})]),
   ]);
+}
+
+/**
+ * The config a rollback leaves: the target release's, except each var
+ * changed while the rollback ran (from `before` to `now`), which keeps its
+ * new value or stays unset; a var that is a secret now or in the target
+ * stays a secret.
+ */
+export function mergeRolledBackConfig(input: {
+  target: ConfigSnapshot;
+  before: ConfigSnapshot;
+  now: ConfigSnapshot;
+}): ConfigSnapshot {
+  const { target, before, now } = input;
+  const scopes = new Set(["", ...Object.keys(target.services), ...Object.keys(now.services)]);
+  const vars = (config: ConfigSnapshot, service: string) =>
+    service === "" ? config.app : (config.services[service] ?? {});
+  const out: ConfigSnapshot = { app: {}, services: {} };
+  for (const service of scopes) {
+    const merged: Record<string, string> = { ...vars(target, service) };
+    const was = vars(before, service);
+    const is = vars(now, service);
+    for (const key of new Set([...Object.keys(was), ...Object.keys(is)])) {
+      if (was[key] === is[key]) continue;
+      if (Object.hasOwn(is, key)) merged[key] = is[key] as string;
+      else delete merged[key];
+    }
+    if (service === "") out.app = merged;
+    else if (Object.keys(merged).length > 0) out.services[service] = merged;
+  }
+  const secret = [...new Set([...(target.secret ?? []), ...(now.secret ?? [])])].filter((name) => {
+    const slash = name.indexOf("/");
+    const service = slash < 0 ? "" : name.slice(0, slash);
+    const key = slash < 0 ? name : name.slice(slash + 1);
+    return Object.hasOwn(vars(out, service), key);
+  });
+  return secret.length > 0 ? { ...out, secret } : out;
 }

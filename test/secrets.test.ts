@@ -569,7 +569,7 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     expect(leaks(output)).toEqual([]);
     const [run] = await listRuns(sandbox, app);
     expect(run?.status).toBe("failed");
-    expect(run?.reason).toBe("source failed: a secret config var is used as a build arg");
+    expect(run?.reason).toBe("source failed: a secret config var is used to make an image");
     // Nothing was built or published.
     expect(run?.stages.find((s) => s.name === "build")?.status).toBe("skipped");
     expect(await releases()).toEqual(before);

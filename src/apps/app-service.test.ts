@@ -53,3 +53,48 @@ describe("AppService.list", () => {
     expect(listings).toBe(2);
   });
 });
+
+describe("AppService.set of a repository on this host", () => {
+  const service = () => {
+    const store = new Store(openDatabase(":memory:"));
+    store.createApp("shop");
+    const apps = new AppService({
+      store,
+      docker: {} as Docker,
+      registry: { deleteRepositoryTags: async () => [] },
+      workloads: { forget: async () => ({ domains: [], containers: [] }) },
+      instance: "test",
+      config: { home: "/srv/skiff", host: "127.0.0.1", port: 7070, edgePort: 8080 } as SkiffConfig,
+    });
+    return { store, apps };
+  };
+
+  it.each(["/home/u/bank.git", "file:///home/u/bank.git"])(
+    "refuses %s from a token for one app, and takes it from one for every app",
+    (repo) => {
+      const { store, apps } = service();
+      expect(() => apps.set("shop", { repo }, { localRepositories: false })).toThrow(
+        "a token for one app may not point it at a repository on this host's disk",
+      );
+      expect(store.getApp("shop")?.repoUrl).toBeUndefined();
+      apps.set("shop", { repo }, { localRepositories: true });
+      expect(store.getApp("shop")?.repoUrl).toBe(repo);
+    },
+  );
+
+  it.each(["/srv/skiff/repos/blog.git", "file:///srv/skiff/repos/../repos/blog.git", "/srv/skiff"])(
+    "refuses %s for everyone: it is inside $SKIFF_HOME",
+    (repo) => {
+      const { apps } = service();
+      expect(() => apps.set("shop", { repo }, { localRepositories: true })).toThrow(
+        "is inside $SKIFF_HOME",
+      );
+    },
+  );
+
+  it("takes a remote URL from a token for one app", () => {
+    const { store, apps } = service();
+    apps.set("shop", { repo: "https://git.example/shop.git" }, { localRepositories: false });
+    expect(store.getApp("shop")?.repoUrl).toBe("https://git.example/shop.git");
+  });
+});

@@ -1,10 +1,16 @@
 import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type Docker from "dockerode";
 import { assertAppName } from "../app-names.js";
 import { imageRegistryHost, type SkiffConfig } from "../config.js";
 import { appNetworkName, LABELS, removeImagesTagged } from "../docker/engine.js";
-import { ConflictError, DependencyError, NotFoundError, ValidationError } from "../errors.js";
+import {
+  ConflictError,
+  DependencyError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from "../errors.js";
 import { removeAppRepository } from "../git/repositories.js";
 import type { RunStore } from "../state/runs.js";
 import type { AppRecord, Store } from "../state/store.js";
@@ -72,6 +78,18 @@ export function branchProblem(branch: string): string | undefined {
   }
   if (branch.includes("..") || branch.includes("//")) return 'must not contain ".." or "//"';
   return undefined;
+}
+
+/** The absolute path a repository URL names on this host (file:// or a path), else undefined. */
+export function localRepositoryPath(url: string): string | undefined {
+  if (url.startsWith("file://")) {
+    try {
+      return resolve(decodeURIComponent(new URL(url).pathname));
+    } catch {
+      return resolve(url.slice("file://".length));
+    }
+  }
+  return url.startsWith("/") ? resolve(url) : undefined;
 }
 
 /** Whether `url` looks like something `git fetch` accepts. */
@@ -200,7 +218,13 @@ export class AppService {
    * `repo` (where webhooks fetch from; empty clears it) and `branch` (the
    * deploy branch). Every pair is checked before any is applied.
    */
-  set(name: string, settings: unknown): AppView {
+  /**
+   * Changes an app's settings. `localRepositories` false (a token bound to
+   * one app) refuses a repository on this host's disk: it could name
+   * another app's repository or any git directory Skiff can read. One
+   * inside $SKIFF_HOME is refused for everyone: that is Skiff's own data.
+   */
+  set(name: string, settings: unknown, options: { localRepositories?: boolean } = {}): AppView {
     this.get(name);
     if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
       throw new ValidationError(
@@ -231,6 +255,22 @@ export class AppService {
             `repo ${JSON.stringify(maskUrlCredentials(value))} is not a git repository URL`,
             "use https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, file:///path or an absolute path",
           );
+        }
+        const local = localRepositoryPath(value);
+        if (local !== undefined) {
+          if (options.localRepositories === false) {
+            throw new ForbiddenError(
+              "a token for one app may not point it at a repository on this host's disk",
+              "use a remote URL (https://, ssh://, git@host:), or ask an admin whose token is for every app",
+            );
+          }
+          const home = resolve(this.options.config.home);
+          if (local === home || local.startsWith(`${home}/`)) {
+            throw new ValidationError(
+              `repo ${JSON.stringify(value)} is inside $SKIFF_HOME, which holds Skiff's own data`,
+              "point it at the app's own repository elsewhere",
+            );
+          }
         }
         changes.repoUrl = value === "" ? null : value;
       } else {

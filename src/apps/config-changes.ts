@@ -73,7 +73,7 @@ export function changeConfig(
     );
   }
   const service = change.service ?? "";
-  if (service !== "" && !/^[a-z0-9][a-z0-9_.-]*$/.test(service)) {
+  if (service !== "" && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(service)) {
     throw new ValidationError(
       `${JSON.stringify(service.slice(0, 64))} is not a service name`,
       "name a service of the app's compose.yaml (skiff ps APP lists them)",

@@ -283,7 +283,7 @@ describe("Pipeline", () => {
   it("a config change whose images are all the live release's skips the tests", async () => {
     let tested = 0;
     const reused = { digest: "sha256:abc", image: "127.0.0.1:5000/shop/web:r1", release: 1 };
-    const { runs, pipeline } = setup(
+    const { runs, config, pipeline } = setup(
       runners({
         build: async () => [
           { service: "web", repository: "127.0.0.1:5000/shop/web", tags: ["r2"], reused },
@@ -299,14 +299,19 @@ describe("Pipeline", () => {
     const live = runs.getReleaseByNumber("shop", 1) as NonNullable<
       ReturnType<typeof runs.getReleaseByNumber>
     >;
-    const run = await pipeline.submit(
-      "shop",
-      { kind: "config" },
-      { fetch: async () => ({ commit: "0123456789abcdef", imagesOf: live }) },
-    ).finished;
+    const fromLive = { fetch: async () => ({ commit: "0123456789abcdef", imagesOf: live }) };
+    // Nothing changed since r1: the config run ends at once.
+    const idle = await pipeline.submit("shop", { kind: "config" }, fromLive).finished;
+    expect(idle).toMatchObject({
+      status: "superseded",
+      reason: "r1 already runs with this config; nothing to roll out",
+    });
+    config.set("shop", { GREETING: "new" });
+    const run = await pipeline.submit("shop", { kind: "config" }, fromLive).finished;
     expect(run.status).toBe("succeeded");
     expect(run.stages.find((s) => s.name === "test")?.status).toBe("skipped");
     expect(tested).toBe(1);
+    expect(runs.getReleaseByNumber("shop", 2)?.config?.app).toEqual({ GREETING: "new" });
   });
 
   it("scrubs secret config vars and the spec's Compose secrets from every event, stage log and reason", async () => {

@@ -1,6 +1,12 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type ConfigSnapshot, EMPTY_CONFIG, secretValues } from "../config-vars.js";
+import {
+  type ConfigSnapshot,
+  EMPTY_CONFIG,
+  mergeRolledBackConfig,
+  sameConfig,
+  secretValues,
+} from "../config-vars.js";
 import { releaseFingerprints } from "../deploy/fingerprint.js";
 import { planOfRecord } from "../deploy/release.js";
 import type { NamedSecret, SecretScrubber } from "../secrets/scrubber.js";
@@ -124,6 +130,8 @@ export interface PipelineOptions {
   config?: AppConfig;
   /** Where uploaded trees are kept with their releases. */
   uploads?: UploadSourceStore;
+  /** The app's live release, whose uploaded tree is never pruned (a config change starts from it). */
+  liveRelease?(app: string): number | undefined;
   /** Records a platform event of the app: who started which run. */
   recordEvent?(app: string, message: string): void;
   concurrency?: number;
@@ -134,8 +142,8 @@ export interface PipelineOptions {
 export interface AppConfig {
   snapshot(app: string): ConfigSnapshot;
   replace(app: string, snapshot: ConfigSnapshot): void;
-  /** Scrubs every app's secret config vars from a text. */
-  scrubber(): SecretScrubber;
+  /** Scrubs an app's secret config vars from a text. */
+  scrubber(app: string): SecretScrubber;
 }
 
 /** A run in flight, as the trigger that started it sees it. */
@@ -175,7 +183,7 @@ export class Pipeline {
     );
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
     const config = this.options.config;
-    if (config) events.scrubWith(() => config.scrubber());
+    if (config) events.scrubWith(() => config.scrubber(app));
     const controller = new AbortController();
     let resolveFinished: (run: RunRecord) => void = () => {};
     const finished = new Promise<RunRecord>((resolve) => {
@@ -200,12 +208,7 @@ export class Pipeline {
         kind: trigger.kind === "config" ? "config" : "code",
         supersede: (byRunId) => {
           const by = runs.getRun(byRunId);
-          finish(
-            "superseded",
-            by && by.number < run.number
-              ? `superseded by run ${by.number} of ${app}, which was waiting and reads the config when it starts: this change goes live with it`
-              : `superseded by run ${by?.number ?? byRunId}, a newer run of ${app}`,
-          );
+          finish("superseded", `superseded by run ${by?.number ?? byRunId}, a newer run of ${app}`);
         },
       });
     });
@@ -221,7 +224,7 @@ export class Pipeline {
     const run = runs.createRun(app, trigger);
     const events = new RunEvents(this.options.runsRoot, app, run.number, this.options.now);
     const config = this.options.config;
-    if (config) events.scrubWith(() => config.scrubber());
+    if (config) events.scrubWith(() => config.scrubber(app));
     runs.startStage(run.id, "source");
     events.emit({ type: "stage", stage: "source", status: "running" });
     events.emit({ type: "log", stage: "source", text: reason });
@@ -305,6 +308,7 @@ export class Pipeline {
     try {
       if ("rollbackTo" in source) {
         const target = source.rollbackTo;
+        const configAtStart = this.options.config?.snapshot(run.app) ?? EMPTY_CONFIG;
         // Its secrets may be unset by now, and its containers still print them.
         if (target.config) {
           events.addSecrets(
@@ -341,7 +345,12 @@ export class Pipeline {
               ),
           });
           this.options.releaseFiles?.copy(run.app, target.number, release.number);
-          this.options.uploads?.copy(run.app, target.number, release.number);
+          this.options.uploads?.copy(
+            run.app,
+            target.number,
+            release.number,
+            this.options.liveRelease?.(run.app),
+          );
           for (const image of release.images)
             log(`${image.image} is ${image.digest}`, image.service);
           log(`release r${release.number} (rollback to r${target.number}) recorded`);
@@ -367,8 +376,14 @@ export class Pipeline {
           ),
         );
         if (target.config && this.options.config) {
-          // As Heroku does: the release that runs again brings its config back.
-          this.options.config.replace(run.app, target.config);
+          // As Heroku does: the release that runs again brings its config
+          // back, except what was changed while the rollback ran, and no
+          // secret becomes a plain var again.
+          const now = this.options.config.snapshot(run.app);
+          this.options.config.replace(
+            run.app,
+            mergeRolledBackConfig({ target: target.config, before: configAtStart, now }),
+          );
           events.emit({
             type: "log",
             stage: "deploy",
@@ -389,6 +404,14 @@ export class Pipeline {
         events.addSecrets(loaded.secrets ?? []);
         return { ...loaded, commit: fetched.commit ?? run.commit, fetched };
       });
+      if (fetched.imagesOf?.config && sameConfig(fetched.imagesOf.config, config)) {
+        // A push or rollback that ran before this config run took the change live already.
+        live.finish(
+          "superseded",
+          `r${fetched.imagesOf.number} already runs with this config; nothing to roll out`,
+        );
+        return;
+      }
       const imagesOf = fetched.imagesOf
         ? { release: fetched.imagesOf, plan: planOfRecord(fetched.imagesOf) }
         : undefined;
@@ -432,7 +455,12 @@ export class Pipeline {
         });
         this.options.releaseFiles?.save(run.app, release.number, files);
         if (fetched.archiveFile) {
-          this.options.uploads?.keep(run.app, release.number, fetched.archiveFile);
+          this.options.uploads?.keep(
+            run.app,
+            release.number,
+            fetched.archiveFile,
+            this.options.liveRelease?.(run.app),
+          );
         }
         log(`release r${release.number} published`);
         return release;

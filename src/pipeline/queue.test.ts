@@ -73,27 +73,47 @@ describe("PipelineQueue", () => {
     expect(log).toEqual(["start 1", "end 1"]);
   });
 
-  it("a config change never replaces a waiting push: the push carries the config, and the change is the one superseded", async () => {
+  it("a config change waits apart from code runs: neither replaces the other, and it runs after them", async () => {
     const log: string[] = [];
     const queue = new PipelineQueue(2);
     const running = job(1, "shop", log);
     const push = job(2, "shop", log);
     const change = job(3, "shop", log);
-    const later = job(4, "shop", log);
+    const newerChange = job(4, "shop", log);
+    const newerPush = job(5, "shop", log);
     queue.enqueue(running.queued);
     queue.enqueue(push.queued);
     queue.enqueue({ ...change.queued, kind: "config" });
-    expect(log).toEqual(["start 1", "superseded 3 by 2"]);
-    // A config change waiting alone is replaced by whatever comes next.
+    expect(log).toEqual(["start 1"]);
+    // A newer change replaces the waiting change; a newer push the waiting push, and goes first.
+    queue.enqueue({ ...newerChange.queued, kind: "config" });
+    queue.enqueue(newerPush.queued);
+    expect(log).toEqual(["start 1", "superseded 3 by 4", "superseded 2 by 5"]);
     running.finish();
     await tick();
-    queue.enqueue({ ...later.queued, kind: "config" });
-    const next = job(5, "shop", log);
-    queue.enqueue(next.queued);
-    expect(log).toEqual(["start 1", "superseded 3 by 2", "end 1", "start 2", "superseded 4 by 5"]);
-    push.finish();
+    expect(log.slice(3)).toEqual(["end 1", "start 5"]);
+    newerPush.finish();
     await tick();
-    next.finish();
+    expect(log.slice(5)).toEqual(["end 5", "start 4"]);
+    newerChange.finish();
+    await queue.idle();
+    expect(log.slice(7)).toEqual(["end 4"]);
+  });
+
+  it("removes a waiting config run and keeps the code run waiting beside it", async () => {
+    const log: string[] = [];
+    const queue = new PipelineQueue(1);
+    const running = job(1, "shop", log);
+    const push = job(2, "shop", log);
+    const change = job(3, "shop", log);
+    queue.enqueue(running.queued);
+    queue.enqueue(push.queued);
+    queue.enqueue({ ...change.queued, kind: "config" });
+    expect(queue.remove(3)).toBe(true);
+    running.finish();
+    await tick();
+    expect(log).toEqual(["start 1", "end 1", "start 2"]);
+    push.finish();
     await queue.idle();
   });
 });

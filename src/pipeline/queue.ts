@@ -2,10 +2,10 @@
  * Orders pipeline runs: one at a time per app, at most `concurrency` apps at
  * once, and a newer run waiting for an app replaces an older waiting one
  * (the older is superseded: its commit would be deployed only to be replaced
- * at once). A config change never replaces a waiting run that brings code:
- * that run reads the app's config when it starts, so the change goes live
- * with it, and the config run is the one superseded. Runs start in the
- * order they became ready.
+ * at once). A config change waits apart: it never replaces a run that
+ * brings code, nor is replaced by one, and runs after it (a config run whose
+ * change that run already took live ends at once, see
+ * triggers/release-source.ts). Runs start in the order they became ready.
  */
 export interface QueuedJob {
   runId: number;
@@ -20,7 +20,8 @@ export interface QueuedJob {
 
 export class PipelineQueue {
   private readonly active = new Map<string, QueuedJob>();
-  private readonly waiting = new Map<string, QueuedJob>();
+  /** Per app: at most one waiting code run, then at most one waiting config run. */
+  private readonly waiting = new Map<string, QueuedJob[]>();
   /** Apps with a waiting job, in the order they started waiting. */
   private readonly ready: string[] = [];
   private idleWaiters: (() => void)[] = [];
@@ -28,23 +29,27 @@ export class PipelineQueue {
   constructor(private readonly concurrency = 2) {}
 
   enqueue(job: QueuedJob): void {
-    const previous = this.waiting.get(job.app);
-    if (previous && job.kind === "config" && previous.kind !== "config") {
-      job.supersede(previous.runId);
-      return;
-    }
+    const kind = job.kind ?? "code";
+    const jobs = this.waiting.get(job.app) ?? [];
+    if (jobs.length === 0) this.ready.push(job.app);
+    const previous = jobs.find((j) => (j.kind ?? "code") === kind);
     if (previous) previous.supersede(job.runId);
-    else this.ready.push(job.app);
-    this.waiting.set(job.app, job);
+    const others = jobs.filter((j) => j !== previous);
+    this.waiting.set(job.app, kind === "code" ? [job, ...others] : [...others, job]);
     this.pump();
   }
 
   /** Removes a job that has not started; returns false if it is not waiting. */
   remove(runId: number): boolean {
-    for (const [app, job] of this.waiting) {
-      if (job.runId !== runId) continue;
-      this.waiting.delete(app);
-      this.ready.splice(this.ready.indexOf(app), 1);
+    for (const [app, jobs] of this.waiting) {
+      const rest = jobs.filter((job) => job.runId !== runId);
+      if (rest.length === jobs.length) continue;
+      if (rest.length > 0) {
+        this.waiting.set(app, rest);
+      } else {
+        this.waiting.delete(app);
+        this.ready.splice(this.ready.indexOf(app), 1);
+      }
       this.settleIfIdle();
       return true;
     }
@@ -68,9 +73,18 @@ export class PipelineQueue {
         i++;
         continue;
       }
-      this.ready.splice(i, 1);
-      const job = this.waiting.get(app) as QueuedJob;
-      this.waiting.delete(app);
+      const [job, ...rest] = this.waiting.get(app) as QueuedJob[];
+      if (!job) {
+        this.ready.splice(i, 1);
+        continue;
+      }
+      if (rest.length > 0) {
+        this.waiting.set(app, rest);
+        i++;
+      } else {
+        this.waiting.delete(app);
+        this.ready.splice(i, 1);
+      }
       this.active.set(app, job);
       void job
         .execute()

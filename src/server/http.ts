@@ -1,4 +1,8 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import type { AppService } from "../apps/app-service.js";
 import { SkiffError } from "../errors.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
@@ -61,8 +65,11 @@ export interface HttpDependencies {
     onRefused?: PreReceiveRouteOptions["onRefused"];
   };
   logger?: FastifyServerOptions["logger"];
-  /** Takes every secret out of an error's message before it is answered (secrets/scrubber.ts). */
-  scrub?: (text: string) => string;
+  /**
+   * Takes secrets out of a text before it is answered (secrets/scrubber.ts):
+   * `app`'s own for a route of one app, every app's for a platform route.
+   */
+  scrub?: (text: string, app?: string) => string;
 }
 
 declare module "fastify" {
@@ -175,6 +182,16 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
 
   app.decorateRequest("principal", undefined);
 
+  /** What scrubs an answer to `request`: its app's secrets on a route of one app, else every app's. */
+  const scrubberOf = (request: FastifyRequest): ((text: string) => string) => {
+    const scrub = deps.scrub;
+    if (!scrub) return (text) => text;
+    const app = request.routeOptions.url?.startsWith("/api/v1/apps/:name")
+      ? (request.params as { name?: string } | undefined)?.name
+      : undefined;
+    return (text) => scrub(text, app);
+  };
+
   // Connections kept open after a refusal would hold up close() for seconds.
   app.addHook("preClose", async () => dropLingering(app.server));
 
@@ -245,14 +262,13 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   // config routes, whose `reveal` is the one way to read a secret.
   app.addHook("onSend", async (request, reply, payload) => {
     if (reply.statusCode >= 400) closeIfBodyUnread(request, reply);
-    const scrub = deps.scrub;
     if (
-      scrub &&
+      deps.scrub &&
       typeof payload === "string" &&
       String(reply.getHeader("content-type") ?? "").startsWith("application/json") &&
       !request.routeOptions.url?.startsWith("/api/v1/apps/:name/config")
     ) {
-      return JSON.stringify(scrubStrings(JSON.parse(payload), scrub));
+      return JSON.stringify(scrubStrings(JSON.parse(payload), scrubberOf(request)));
     }
     return payload;
   });
@@ -260,9 +276,9 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   // Every error answer goes through `refuse`: one raised before the body was
   // read (a webhook or an upload for an unknown app, a body over the limit)
   // is answered without reading it.
-  const scrub = deps.scrub ?? ((text: string) => text);
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SkiffError) {
+      const scrub = scrubberOf(request);
       return refuse(request, reply, error.status, {
         error: {
           code: error.code,
@@ -315,6 +331,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
     store: deps.store,
     runs: deps.runs,
     ...(deps.scrub ? { scrub: deps.scrub } : {}),
+
     ...(deps.deploy ? { engine: deps.deploy } : {}),
   });
   registerConfigRoutes(app, {

@@ -183,6 +183,7 @@ export async function startServer(
     config: appConfig,
     uploads,
     recordEvent: (app, message) => store.recordEvent(`app:${app}`, "run", message),
+    liveRelease: (app) => deployments.desired(app).release,
     concurrency: config.pipelineConcurrency,
   });
   const hookToken = createHookToken();
@@ -213,7 +214,7 @@ export async function startServer(
     config: appConfig,
     uploads,
     tokens,
-    scrub,
+    scrub: (text, app) => appConfig.scrubber(app).scrub(text),
     deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,

@@ -18,7 +18,8 @@ interface ConfigRow {
  */
 export class ConfigStore {
   #version = 0;
-  #scrubber: { version: number; scrubber: SecretScrubber } | undefined;
+  /** Per app ("" for every app's together), rebuilt after each change. */
+  readonly #scrubbers = new Map<string, { version: number; scrubber: SecretScrubber }>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -82,23 +83,45 @@ export class ConfigStore {
     return this.#version;
   }
 
-  /** Scrubs every app's secrets (secrets/scrubber.ts); read again after each change. */
-  scrubber(): SecretScrubber {
-    if (this.#scrubber?.version !== this.#version) {
-      this.#scrubber = { version: this.#version, scrubber: new SecretScrubber(this.allSecrets()) };
-    }
-    return this.#scrubber.scrubber;
+  /**
+   * Scrubs an app's secrets (secrets/scrubber.ts), or every app's when no
+   * app is named (the admin's server log and events). What an app's runs
+   * and answers show is scrubbed of its own secrets only: another app's
+   * would tell its holder which values that app's secrets have.
+   */
+  scrubber(app?: string): SecretScrubber {
+    const cached = this.#scrubbers.get(app ?? "");
+    if (cached?.version === this.#version) return cached.scrubber;
+    const scrubber = new SecretScrubber(this.allSecrets(app));
+    this.#scrubbers.set(app ?? "", { version: this.#version, scrubber });
+    return scrubber;
   }
 
-  /** Every app's secrets, named as they are scrubbed: `KEY`, or `SERVICE/KEY`. */
-  allSecrets(): { name: string; value: string }[] {
-    const rows = this.db
-      .prepare("SELECT app, service, key, value FROM app_config WHERE secret = 1")
-      .all() as (ConfigRow & { app: string })[];
-    return rows.map((row) => ({
-      name: secretName(row.key, row.service),
-      value: this.requireSealer().open(row.value, context(row.app, row)),
-    }));
+  /**
+   * The secrets of `app` (or of every app), named as they are scrubbed:
+   * `KEY`, or `SERVICE/KEY`. One that does not open (a damaged row) is left
+   * out and said once to `onDamaged`, so it cannot stop every log line.
+   */
+  allSecrets(app?: string): { name: string; value: string }[] {
+    const rows = (
+      app === undefined
+        ? this.db.prepare("SELECT app, service, key, value FROM app_config WHERE secret = 1").all()
+        : this.db
+            .prepare("SELECT app, service, key, value FROM app_config WHERE secret = 1 AND app = ?")
+            .all(app)
+    ) as (ConfigRow & { app: string })[];
+    const out: { name: string; value: string }[] = [];
+    for (const row of rows) {
+      try {
+        out.push({
+          name: secretName(row.key, row.service),
+          value: this.requireSealer().open(row.value, context(row.app, row)),
+        });
+      } catch {
+        // snapshot() of the app says which var is damaged, and unset still removes it.
+      }
+    }
+    return out;
   }
 
   /** Removes `keys` (app-wide, or of `service`); returns the ones that were set. */

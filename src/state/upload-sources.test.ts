@@ -42,4 +42,12 @@ describe("UploadSourceStore", () => {
     expect(uploads.archive("shop", UPLOADS_KEPT_PER_APP + 2)).toBeDefined();
     expect(uploads.archive("blog", 1)).toBeDefined();
   });
+
+  it("never prunes the live release's tree, however many newer releases came", () => {
+    const { archive, uploads } = setUp();
+    for (let n = 1; n <= UPLOADS_KEPT_PER_APP + 3; n++) uploads.keep("shop", n, archive, 2);
+    expect(uploads.archive("shop", 2)).toBeDefined();
+    expect(uploads.archive("shop", 1)).toBeUndefined();
+    expect(uploads.archive("shop", 3)).toBeUndefined();
+  });
 });

@@ -22,8 +22,8 @@ export const UPLOADS_KEPT_PER_APP = 10;
 export class UploadSourceStore {
   constructor(private readonly root: string) {}
 
-  /** Keeps a copy of `archiveFile` as release `number`'s tree. */
-  keep(app: string, number: number, archiveFile: string): void {
+  /** Keeps a copy of `archiveFile` as release `number`'s tree; `live`'s tree is never pruned. */
+  keep(app: string, number: number, archiveFile: string, live?: number): void {
     const dir = join(this.root, app);
     for (const parent of [this.root, dir]) {
       mkdirSync(parent, { recursive: true, mode: 0o700 });
@@ -33,17 +33,17 @@ export class UploadSourceStore {
     rmSync(file, { force: true });
     copyFileSync(archiveFile, file);
     chmodSync(file, 0o600);
-    this.prune(app);
+    this.prune(app, live);
   }
 
   /** Gives release `to` the tree of release `from` (a rollback), if it is kept. */
-  copy(app: string, from: number, to: number): void {
+  copy(app: string, from: number, to: number, live?: number): void {
     const source = this.file(app, from);
     if (!existsSync(source)) return;
     const file = this.file(app, to);
     rmSync(file, { force: true });
     linkSync(source, file);
-    this.prune(app);
+    this.prune(app, live);
   }
 
   /** The archive of release `number`, when it is kept. */
@@ -52,13 +52,15 @@ export class UploadSourceStore {
     return existsSync(file) ? file : undefined;
   }
 
-  private prune(app: string): void {
+  /** The newest UPLOADS_KEPT_PER_APP stay, and the live release's whatever its age. */
+  private prune(app: string, live: number | undefined): void {
     const numbers = readdirSync(join(this.root, app))
       .map((name) => /^r(\d+)\.tar$/.exec(name)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number)
       .sort((a, b) => b - a);
     for (const number of numbers.slice(UPLOADS_KEPT_PER_APP)) {
+      if (number === live) continue;
       rmSync(this.file(app, number), { force: true });
     }
   }

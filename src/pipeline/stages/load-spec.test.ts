@@ -117,4 +117,27 @@ secrets:
       { name: "api_key", value: "key-from-config" },
     ]);
   });
+
+  it("refuses a secret config var in an image's name, without its value", () => {
+    const compose = `services:
+  web:
+    build: ./web
+    x-skiff: { port: 3000 }
+  db:
+    image: "registry.example/db:\${DB_TAG}"
+`;
+    let failure: unknown;
+    try {
+      loadRunSpec("shop", tree(compose), () => {}, {
+        app: { DB_TAG: "tag-s3cret-value" },
+        services: {},
+        secret: ["DB_TAG"],
+      });
+    } catch (error) {
+      failure = error;
+    }
+    const details = (failure as StageFailure).details.join("\n");
+    expect(details).toContain("services.db.image would carry the secret DB_TAG to the registry");
+    expect(details).not.toContain("tag-s3cret-value");
+  });
 });

@@ -33,7 +33,7 @@ export function loadRunSpec(
     );
   }
   const plan = withConfigEnvironment(toPlan(result.spec, app), config, log);
-  refuseSecretBuildArgs(plan, config);
+  refuseSecretsInImages(plan, config);
   const services = plan.services.map((s) => `${s.name} (${s.kind})`).join(", ");
   log(
     `${result.spec.file}: ${plan.services.length} service${plan.services.length === 1 ? "" : "s"}: ${services}`,
@@ -86,28 +86,44 @@ function withConfigEnvironment(
 }
 
 /**
- * A build arg stays in the image's history for anyone who pulls it: a
- * secret config var must never be one (through `${VAR}` or an arg without a
- * value). Refused with where, never with the value.
+ * An image keeps its build args in its history for anyone who pulls it, and
+ * its name goes to whichever registry it is pulled from: a secret config
+ * var must be in neither (through `${VAR}` or an arg without a value).
+ * Refused with where, never with the value.
  */
-function refuseSecretBuildArgs(plan: Plan, config: ConfigSnapshot): void {
+function refuseSecretsInImages(plan: Plan, config: ConfigSnapshot): void {
   const secrets = (config.secret ?? [])
     .filter((name) => !name.includes("/"))
     .map((name) => ({ name, value: config.app[name] }))
     .filter((s): s is { name: string; value: string } => s.value !== undefined && s.value !== "");
+  if (secrets.length === 0) return;
   const problems: string[] = [];
+  const check = (at: string, value: string | undefined, where: string) => {
+    const secret = value === undefined ? undefined : secrets.find((s) => value.includes(s.value));
+    if (secret) problems.push(`error: ${at} would carry the secret ${secret.name} ${where}`);
+  };
+  const runTime =
+    "; give it to the container at run time instead (environment:, or a Compose secret)";
   for (const service of plan.services) {
-    if (service.source.type !== "build") continue;
-    for (const [arg, value] of Object.entries(service.source.args)) {
-      const secret = secrets.find((s) => value.includes(s.value));
-      if (secret) {
-        problems.push(
-          `error: services.${service.name}.build.args.${arg} would carry the secret ${secret.name} into the image, whose history keeps build args; give it to the container at run time instead (environment:, or a Compose secret)`,
-        );
-      }
+    const at = `services.${service.name}`;
+    const source = service.source;
+    if (source.type === "image") {
+      check(`${at}.image`, source.image, `to the registry it is pulled from${runTime}`);
+      continue;
     }
+    for (const [arg, value] of Object.entries(source.args)) {
+      check(
+        `${at}.build.args.${arg}`,
+        value,
+        `into the image, whose history keeps build args${runTime}`,
+      );
+    }
+    check(`${at}.build.context`, source.context, `into the image's build${runTime}`);
+    check(`${at}.build.dockerfile`, source.dockerfile, `into the image's build${runTime}`);
+    check(`${at}.build.target`, source.target, `into the image's build${runTime}`);
+    check(`${at}.image`, source.tag, `into the image's name${runTime}`);
   }
   if (problems.length > 0) {
-    throw new StageFailure("a secret config var is used as a build arg", problems);
+    throw new StageFailure("a secret config var is used to make an image", problems);
   }
 }

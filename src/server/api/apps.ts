@@ -29,7 +29,11 @@ export function registerAppRoutes(app: FastifyInstance, deps: AppRoutesDependenc
   }));
 
   app.patch<{ Params: { name: string }; Body: unknown }>("/api/v1/apps/:name", async (request) => ({
-    app: maskedApp(deps.apps.set(request.params.name, request.body)),
+    app: maskedApp(
+      deps.apps.set(request.params.name, request.body, {
+        localRepositories: request.principal?.app === undefined,
+      }),
+    ),
   }));
 
   // The URLs and whether a secret exists; never the secret.

@@ -32,7 +32,7 @@ export interface ProcessRoutesDependencies {
   engine?: DeployEngine;
   now?: () => Date;
   /** Takes every secret out of a progress line (a failing replica's log may print one). */
-  scrub?: (text: string) => string;
+  scrub?: (text: string, app: string) => string;
 }
 
 /** One replica as `skiff ps` shows it. */
@@ -177,7 +177,10 @@ async function streamOperation(
 /** The app's replicas (`ps`) and the operations on them: scale and restart. */
 export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesDependencies): void {
   const now = deps.now ?? (() => new Date());
-  const scrub = deps.scrub ?? ((text: string) => text);
+  const scrubberOf =
+    (app: string) =>
+    (text: string): string =>
+      deps.scrub ? deps.scrub(text, app) : text;
 
   const requireApp = (name: string) => {
     if (!deps.store.getApp(name)) {
@@ -261,7 +264,7 @@ export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesD
       await streamOperation(
         reply,
         request.log,
-        scrub,
+        scrubberOf(name),
         `scaling ${summary} (release r${live.release})${waiting(engine, name)}`,
         (progress) => engine.deployer.scale(name, counts, progress),
       );
@@ -281,7 +284,7 @@ export function registerProcessRoutes(app: FastifyInstance, deps: ProcessRoutesD
       await streamOperation(
         reply,
         request.log,
-        scrub,
+        scrubberOf(name),
         `restarting ${service ?? "every service"} of ${name} (release r${live.release}), new replicas before old go${waiting(engine, name)}`,
         (progress) => engine.deployer.restart(name, service, progress),
       );

@@ -8,6 +8,7 @@ import {
   readStageLog,
   runDir,
 } from "../../pipeline/run-events.js";
+import { scrubStrings } from "../../secrets/scrubber.js";
 import { type RunRecord, type RunStore, STAGES } from "../../state/runs.js";
 import type { Store } from "../../state/store.js";
 
@@ -16,6 +17,12 @@ export interface RunRoutesDependencies {
   runs: RunStore;
   pipeline: Pipeline;
   runsRoot: string;
+  /**
+   * Takes the app's secrets out of a text. Run logs were scrubbed when
+   * written; read again here, for what was logged before a value became a
+   * secret (it was a plain var, or printed by a run from before the upgrade).
+   */
+  scrub?: (text: string, app: string) => string;
 }
 
 function runNumber(raw: string): number {
@@ -76,7 +83,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDependenc
         return log ? `--- ${stage} ---\n${log}` : "";
       }).join("");
       reply.type("text/plain; charset=utf-8");
-      return text;
+      return deps.scrub ? deps.scrub(text, run.app) : text;
     },
   );
 
@@ -125,7 +132,10 @@ function streamRunEvents(reply: FastifyReply, deps: RunRoutesDependencies, run: 
   const send = (event: RunEvent) => {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    const data = JSON.stringify(
+      deps.scrub ? scrubStrings(event, (t) => deps.scrub?.(t, run.app) ?? t) : event,
+    );
+    raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${data}\n\n`);
     if (isFinalEvent(event)) close();
   };
   if (live) {

@@ -106,7 +106,8 @@ export function registerGitRoutes(app: FastifyInstance, options: GitRoutesOption
     const pushing =
       service === "git-receive-pack" ||
       (service === "info/refs" &&
-        /(?:^|&)service=git-receive-pack(?:&|$)/.test(queryOf(request.url)));
+        // Decoded as git http-backend decodes it: `git%2Dreceive%2Dpack` is a push too.
+        new URLSearchParams(queryOf(request.url)).getAll("service").includes("git-receive-pack"));
     const problem = accessProblem(principal, pushing ? "deploy" : "read", name);
     if (problem) {
       const needs = pushing
