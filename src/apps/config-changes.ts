@@ -90,7 +90,8 @@ export function changeConfig(
     const problem = configValueProblem(key, value);
     if (problem) throw new ValidationError(problem);
   }
-  const before = deps.config.snapshot(app);
+  // Tolerant: a secret that no longer opens can still be unset or set again.
+  const before = deps.config.snapshot(app, { tolerant: true });
   for (const [key, value] of Object.entries(set)) {
     const secret = change.secret === true || isSecret(before, key, change.service ?? "");
     if (secret && value.length < SECRET_MIN_LENGTH) {
@@ -110,8 +111,8 @@ export function changeConfig(
     (key) =>
       current[key] !== set[key] || (change.secret === true && !isSecret(before, key, service)),
   );
-  const notSet = unset.filter((key) => !Object.hasOwn(current, key));
-  changed.push(...unset.filter((key) => Object.hasOwn(current, key)));
+  const notSet = unset.filter((key) => !deps.config.has(app, key, service));
+  changed.push(...unset.filter((key) => deps.config.has(app, key, service)));
   if (Object.keys(set).length > 0) {
     deps.config.set(app, set, service, { secret: change.secret === true });
   }
@@ -134,7 +135,7 @@ export function changeConfig(
       stored: "stored without a new release (--no-restart); the next release uses it",
     };
   }
-  const after = deps.config.snapshot(app);
+  const after = deps.config.snapshot(app, { tolerant: true });
   if (live.config && sameConfig(live.config, after)) {
     return {
       ...outcome,

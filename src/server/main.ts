@@ -68,6 +68,7 @@ export async function startServer(
   restrictHomeModes(config.home, config.paths);
   // Before anything reads a secret: a key file that does not match stops the start here.
   const sealer = loadSecretKey(config.paths.secretKey, store);
+  store.sealWith(sealer);
   const appConfig = new ConfigStore(store.db, sealer);
   scrub = (text) => appConfig.scrubber().scrub(text);
   store.scrubEventsWith(scrub);

@@ -146,3 +146,47 @@ describe("ConfigStore", () => {
     );
   });
 });
+
+describe("webhook secrets", () => {
+  it("are sealed at rest, and one stored in the clear before is sealed when the key comes", () => {
+    const db = openDatabase(":memory:");
+    const store = new Store(db);
+    store.createApp("shop");
+    store.createApp("blog");
+    const legacy = store.webhookSecret("blog") as string;
+    const sealer = new Sealer(randomBytes(32));
+    store.sealWith(sealer);
+    const secret = store.webhookSecret("shop") as string;
+    const stored = JSON.stringify(db.prepare("SELECT webhook_secret FROM apps").all());
+    expect(stored).not.toContain(secret);
+    expect(stored).not.toContain(legacy);
+    expect(store.existingWebhookSecret("shop")).toBe(secret);
+    expect(store.webhookSecret("shop")).toBe(secret);
+    expect(store.existingWebhookSecret("blog")).toBe(legacy);
+    expect(store.hasSealedValues()).toBe(true);
+  });
+});
+
+describe("a secret that does not open", () => {
+  it("stops a snapshot with what to do, and can still be unset or set again", () => {
+    const db = openDatabase(":memory:");
+    new Store(db).createApp("shop");
+    new ConfigStore(db, new Sealer(randomBytes(32))).set("shop", { PW: "sealed-elsewhere" }, "", {
+      secret: true,
+    });
+    const config = new ConfigStore(db, new Sealer(randomBytes(32)));
+    expect(() => config.snapshot("shop")).toThrow(
+      "the secret PW of shop does not open with this server's secret key",
+    );
+    expect(config.snapshot("shop", { tolerant: true })).toEqual({ app: {}, services: {} });
+    expect(config.has("shop", "PW")).toBe(true);
+    expect(config.allSecrets("shop")).toEqual([]);
+    config.set("shop", { PW: "set-again-here" });
+    expect(config.snapshot("shop")).toEqual({
+      app: { PW: "set-again-here" },
+      services: {},
+      secret: ["PW"],
+    });
+    expect(config.unset("shop", ["PW"])).toEqual(["PW"]);
+  });
+});

@@ -1,4 +1,5 @@
 import { type ConfigSnapshot, EMPTY_CONFIG, isSecret, secretName } from "../config-vars.js";
+import { ConflictError } from "../errors.js";
 import { SecretScrubber } from "../secrets/scrubber.js";
 import type { Sealer } from "../secrets/sealer.js";
 import type { SqliteDatabase } from "./database.js";
@@ -27,8 +28,12 @@ export class ConfigStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** The app's config as it is now. */
-  snapshot(app: string): ConfigSnapshot {
+  /**
+   * The app's config as it is now. A secret that does not open (sealed with
+   * another key, or a damaged row) stops it with what to do; `tolerant`
+   * leaves such a secret out instead, for the change that removes it.
+   */
+  snapshot(app: string, options: { tolerant?: boolean } = {}): ConfigSnapshot {
     const rows = this.db
       .prepare(
         "SELECT service, key, value, secret FROM app_config WHERE app = ? ORDER BY service, key",
@@ -37,9 +42,8 @@ export class ConfigStore {
     const snapshot: ConfigSnapshot = { app: {}, services: {} };
     const secret: string[] = [];
     for (const row of rows) {
-      const value = row.secret
-        ? this.requireSealer().open(row.value, context(app, row))
-        : row.value;
+      const value = row.secret ? this.openRow(app, row, options.tolerant === true) : row.value;
+      if (value === undefined) continue;
       if (row.secret) secret.push(secretName(row.key, row.service));
       if (row.service === "") {
         snapshot.app[row.key] = value;
@@ -158,6 +162,28 @@ export class ConfigStore {
         this.set(app, secret, service, { secret: true });
       }
     })();
+  }
+
+  /** Whether the var is stored, secret or not, without opening it. */
+  has(app: string, key: string, service = ""): boolean {
+    return (
+      this.db
+        .prepare("SELECT 1 FROM app_config WHERE app = ? AND service = ? AND key = ?")
+        .get(app, service, key) !== undefined
+    );
+  }
+
+  private openRow(app: string, row: ConfigRow, tolerant: boolean): string | undefined {
+    try {
+      return this.requireSealer().open(row.value, context(app, row));
+    } catch (error) {
+      if (tolerant) return undefined;
+      const name = row.service ? `${row.key} of service ${row.service}` : row.key;
+      throw new ConflictError(
+        `the secret ${name} of ${app} does not open with this server's secret key (${(error as Error).message})`,
+        `unset it (skiff config:unset ${app} ${row.key}${row.service ? ` --service ${row.service}` : ""}) and set it again`,
+      );
+    }
   }
 
   private requireSealer(): Sealer {

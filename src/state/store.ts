@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isSealed, type Sealer } from "../secrets/sealer.js";
 import type { SqliteDatabase } from "./database.js";
 import { schemaVersion } from "./database.js";
 
@@ -37,6 +38,7 @@ interface AppRow {
  */
 export class Store {
   private scrub: (text: string) => string = (text) => text;
+  private sealer: Sealer | undefined;
 
   constructor(
     readonly db: SqliteDatabase,
@@ -119,7 +121,28 @@ export class Store {
     const row = this.db.prepare("SELECT webhook_secret FROM apps WHERE name = ?").get(name) as
       | { webhook_secret: string | null }
       | undefined;
-    return row?.webhook_secret ?? undefined;
+    const stored = row?.webhook_secret ?? undefined;
+    if (stored === undefined || !isSealed(stored)) return stored;
+    if (!this.sealer)
+      throw new Error(`the webhook secret of ${name} is sealed, and this store has no secret key`);
+    return this.sealer.open(stored, webhookContext(name));
+  }
+
+  /**
+   * Seals webhook secrets from now on (secrets/sealer.ts); one stored
+   * before in the clear is sealed when it is next read.
+   */
+  sealWith(sealer: Sealer): void {
+    this.sealer = sealer;
+    const rows = this.db
+      .prepare("SELECT name, webhook_secret FROM apps WHERE webhook_secret IS NOT NULL")
+      .all() as { name: string; webhook_secret: string }[];
+    const update = this.db.prepare("UPDATE apps SET webhook_secret = ? WHERE name = ?");
+    for (const row of rows) {
+      if (!isSealed(row.webhook_secret)) {
+        update.run(sealer.seal(row.webhook_secret, webhookContext(row.name)), row.name);
+      }
+    }
   }
 
   /** The app's webhook secret, created on first use (it signs what forges send). */
@@ -128,11 +151,12 @@ export class Store {
       | { webhook_secret: string | null }
       | undefined;
     if (!row) return undefined;
-    if (row.webhook_secret) return row.webhook_secret;
+    if (row.webhook_secret) return this.existingWebhookSecret(name);
     const secret = randomBytes(24).toString("base64url");
+    const stored = this.sealer ? this.sealer.seal(secret, webhookContext(name)) : secret;
     this.db
       .prepare("UPDATE apps SET webhook_secret = ? WHERE name = ? AND webhook_secret IS NULL")
-      .run(secret, name);
+      .run(stored, name);
     return this.webhookSecret(name);
   }
 
@@ -196,6 +220,8 @@ export class Store {
   hasSealedValues(): boolean {
     return (
       this.db.prepare("SELECT 1 FROM app_config WHERE secret = 1 LIMIT 1").get() !== undefined ||
+      this.db.prepare("SELECT 1 FROM apps WHERE webhook_secret LIKE 'sealed:%' LIMIT 1").get() !==
+        undefined ||
       this.db.prepare("SELECT 1 FROM releases WHERE spec_json LIKE 'sealed:%' LIMIT 1").get() !==
         undefined
     );
@@ -231,4 +257,9 @@ function toApp(row: AppRow): AppRecord {
     ...(row.repo_url ? { repoUrl: row.repo_url } : {}),
     createdAt: row.created_at,
   };
+}
+
+/** What an app's sealed webhook secret is bound to. */
+function webhookContext(app: string): string {
+  return `webhook:${app}`;
 }
