@@ -33,4 +33,12 @@ describe("SecretScrubber", () => {
     const more = scrubber.with([{ name: "TOKEN", value: "tok-123456" }]);
     expect(more.scrub(`${value} tok-123456`)).toBe("[secret DB_PASSWORD] [secret TOKEN]");
   });
+
+  it("takes out the cut form a message quotes of a long secret", () => {
+    const long = `${"k".repeat(40)}-${"z".repeat(40)}`;
+    const quoted = `got "${long.slice(0, 57)}..."`;
+    expect(new SecretScrubber([{ name: "LONG", value: long }]).scrub(quoted)).toBe(
+      'got "[secret LONG]..."',
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import { SECRET_MIN_LENGTH } from "../config-vars.js";
+import { shortenedForMessage } from "../quoted-value.js";
 
 /** A secret value, and the name it is shown under once scrubbed. */
 export interface NamedSecret {
@@ -10,7 +11,8 @@ export interface NamedSecret {
  * Replaces every known secret value in a text with `[secret NAME]`: the
  * value itself, its base64 (standard and URL-safe, as an app or a tool
  * might print it), its URL encoding (a connection string), its JSON
- * escaping (a log line that quotes it), and each line of a multi-line
+ * escaping (a log line that quotes it), the first 57 characters a message
+ * quotes of a long one, and each line of a multi-line
  * secret (logs arrive line by line). Longer forms go first, so a secret
  * that contains another is replaced whole.
  */
@@ -32,6 +34,8 @@ export class SecretScrubber {
       add(bytes.toString("base64url"), name);
       add(encodeURIComponent(value), name);
       add(JSON.stringify(value).slice(1, -1), name);
+      // The cut form a message quotes a long value in (quoted-value.ts), without its "...".
+      if (value.length > 60) add(shortenedForMessage(value).slice(0, -3), name);
       for (const line of value.split(/\r?\n/)) add(line.trim(), name);
     }
     this.#forms = [...forms]

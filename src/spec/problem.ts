@@ -1,3 +1,5 @@
+import { shortenedForMessage } from "../quoted-value.js";
+
 /**
  * One problem found in an app spec. Every stage of the parser reports through
  * this shape, so the CLI, the API and `git push` all print the same lines.
@@ -44,7 +46,7 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    return JSON.stringify(shortenedForMessage(value));
   }
   return String(value);
 }
