@@ -6,7 +6,6 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceId, LABELS } from "../src/docker/engine.js";
 import { pruneBuildCacheByToken } from "./support/build-cache.js";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { getThroughEdge } from "./support/deploy-app.js";
@@ -19,13 +18,14 @@ import {
   removeAppImages,
   writeFiles,
 } from "./support/pipeline-app.js";
+import { processEnvironment, runningReplicas } from "./support/replicas.js";
 import {
-  type CliResult,
   createSandbox,
   destroySandbox,
   readToken,
   type SkiffSandbox,
   skiff,
+  skiffOk,
   startForegroundServer,
   waitFor,
 } from "./support/skiff-harness.js";
@@ -194,19 +194,14 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     return pushToSandbox(sandbox, app, dir, env);
   }
 
-  /** `skiff ARGS`, failing the test with its output unless it exits 0. */
-  async function skiffOk(args: string[]): Promise<CliResult> {
-    const result = await skiff(sandbox, args);
-    expect(result.code, `skiff ${args.join(" ")}\n${result.stdout}${result.stderr}`).toBe(0);
-    return result;
-  }
-
   async function config(): Promise<ConfigAnswer> {
-    return JSON.parse((await skiffOk(["config", app, "--json"])).stdout) as ConfigAnswer;
+    return JSON.parse((await skiffOk(sandbox, ["config", app, "--json"])).stdout) as ConfigAnswer;
   }
 
   async function live(): Promise<{ number: number; commit?: string }> {
-    const { releases } = JSON.parse((await skiffOk(["releases", app, "--json"])).stdout) as {
+    const { releases } = JSON.parse(
+      (await skiffOk(sandbox, ["releases", app, "--json"])).stdout,
+    ) as {
       releases: { number: number; status: string; commit?: string }[];
     };
     const found = releases.find((r) => r.status === "live");
@@ -218,58 +213,13 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     return (await live()).number;
   }
 
-  /** The running containers of `service`, straight from Docker (ids sorted). */
-  async function running(service: string) {
-    const found = await docker.listContainers({
-      filters: {
-        label: [
-          `${LABELS.instance}=${instanceId(sandbox.home)}`,
-          `${LABELS.app}=${app}`,
-          `${LABELS.service}=${service}`,
-        ],
-        status: ["running"],
-      },
-    });
-    return found.sort((a, b) => a.Id.localeCompare(b.Id));
-  }
-
-  /** The environment PID 1 of the container was started with, byte for byte. */
-  async function environ(containerId: string): Promise<Record<string, string>> {
-    const exec = await docker.getContainer(containerId).exec({
-      Cmd: ["cat", "/proc/1/environ"],
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = await exec.start({});
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    // Without a TTY the exec's output is multiplexed: 8-byte frame headers
-    // (stream type, 3 zero bytes, big-endian payload length), then payloads.
-    const raw = Buffer.concat(chunks);
-    const stdout: Buffer[] = [];
-    for (let at = 0; at + 8 <= raw.length; ) {
-      const size = raw.readUInt32BE(at + 4);
-      const payload = raw.subarray(at + 8, at + 8 + size);
-      if (raw[at] === 1) stdout.push(payload);
-      else throw new Error(`cat /proc/1/environ: ${payload.toString("utf8")}`);
-      at += 8 + size;
-    }
-    const vars: Record<string, string> = {};
-    for (const entry of Buffer.concat(stdout).toString("utf8").split("\0")) {
-      if (entry === "") continue;
-      const at = entry.indexOf("=");
-      vars[entry.slice(0, at)] = entry.slice(at + 1);
-    }
-    return vars;
-  }
-
   /** Waits until `count` replicas of `service` run (replaced ones stop in the background); their ids. */
   async function onlyRunning(service: string, count: number): Promise<string[]> {
     let ids: string[] = [];
     await waitFor(
       `${count} running ${service} replica(s)`,
       async () => {
-        ids = (await running(service)).map((c) => c.Id);
+        ids = (await runningReplicas(docker, sandbox, app, service)).map((c) => c.Id);
         return ids.length === count;
       },
       30_000,
@@ -279,7 +229,7 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
 
   /** The environments of web's two replicas. */
   async function webEnvironments(): Promise<Record<string, string>[]> {
-    return Promise.all((await onlyRunning("web", 2)).map((id) => environ(id)));
+    return Promise.all((await onlyRunning("web", 2)).map((id) => processEnvironment(docker, id)));
   }
 
   it("fails a push whose spec requires an unset var, by its name; config:set without a live release only stores it", async () => {
@@ -288,9 +238,9 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     expect(gitOutput(first)).toContain(
       "required variable MOTTO is not set: set MOTTO with skiff config:set",
     );
-    expect(await running("web")).toEqual([]);
+    expect(await runningReplicas(docker, sandbox, app, "web")).toEqual([]);
 
-    const set = await skiffOk([
+    const set = await skiffOk(sandbox, [
       "config:set",
       app,
       "MOTTO=carpe diem",
@@ -312,7 +262,7 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     }
     // db runs a given image: only what its spec names reaches it, the config over .env.
     const [db] = await onlyRunning("db", 1);
-    const dbVars = await environ(db as string);
+    const dbVars = await processEnvironment(docker, db as string);
     expect(dbVars.DB_NAME).toBe("from-config");
     expect(dbVars).not.toHaveProperty("MOTTO");
     expect(dbVars).not.toHaveProperty("GREETING");
@@ -321,7 +271,7 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
   it("carries an awkward value byte for byte from the command line into the containers", async () => {
     const before = await liveRelease();
     // One argv element, no shell in between (execFile).
-    const set = await skiffOk(["config:set", app, `SECRET=${AWKWARD}`]);
+    const set = await skiffOk(sandbox, ["config:set", app, `SECRET=${AWKWARD}`]);
     expect(set.stdout).toContain(`skiff: ${app}: SECRET changed`);
     // Nothing rebuilt, nothing retested: the live release's images run on.
     expect(set.stdout).toContain(`a config change: every image is r${before}'s`);
@@ -335,9 +285,9 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
       expect(vars.ECHOED).toBe(AWKWARD);
     }
     const [db] = await onlyRunning("db", 1);
-    expect(await environ(db as string)).not.toHaveProperty("SECRET");
+    expect(await processEnvironment(docker, db as string)).not.toHaveProperty("SECRET");
 
-    const get = await skiffOk(["config:get", app, "SECRET"]);
+    const get = await skiffOk(sandbox, ["config:get", app, "SECRET"]);
     expect(get.stdout).toBe(`${AWKWARD}\n`);
     expect((await config()).app.SECRET).toBe(AWKWARD);
   });
@@ -363,7 +313,7 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     const [dbBefore] = await onlyRunning("db", 1);
 
     // App-wide: into web's environment (built from the repository), not db's.
-    const appWide = await skiffOk(["config:set", app, "LEVEL=3"]);
+    const appWide = await skiffOk(sandbox, ["config:set", app, "LEVEL=3"]);
     expect(appWide.stdout).toContain(
       "[db] unchanged (same image and settings): its 1 running replica(s) stay",
     );
@@ -371,35 +321,35 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
     expect(webAfter.filter((id) => webBefore.includes(id))).toEqual([]);
     expect(await onlyRunning("db", 1)).toEqual([dbBefore]);
     for (const vars of await webEnvironments()) expect(vars.LEVEL).toBe("3");
-    expect(await environ(dbBefore as string)).not.toHaveProperty("LEVEL");
+    expect(await processEnvironment(docker, dbBefore as string)).not.toHaveProperty("LEVEL");
     configWithLevel = await config();
 
     // For db alone: db is replaced and gets it, web keeps its replicas.
-    const forDb = await skiffOk(["config:set", app, "DB_TUNING=fast", "--service", "db"]);
+    const forDb = await skiffOk(sandbox, ["config:set", app, "DB_TUNING=fast", "--service", "db"]);
     expect(forDb.stdout).toContain(`skiff: ${app} (service db): DB_TUNING changed`);
     const [dbAfter] = await onlyRunning("db", 1);
     expect(dbAfter).not.toBe(dbBefore);
     expect(await onlyRunning("web", 2)).toEqual(webAfter);
-    expect(await environ(dbAfter as string)).toMatchObject({
+    expect(await processEnvironment(docker, dbAfter as string)).toMatchObject({
       DB_TUNING: "fast",
       DB_NAME: "from-config",
     });
     for (const vars of await webEnvironments()) expect(vars).not.toHaveProperty("DB_TUNING");
-    expect((await skiffOk(["config:get", app, "DB_TUNING", "--service", "db"])).stdout).toBe(
-      "fast\n",
-    );
+    expect(
+      (await skiffOk(sandbox, ["config:get", app, "DB_TUNING", "--service", "db"])).stdout,
+    ).toBe("fast\n");
     expect((await config()).services).toEqual({ db: { DB_TUNING: "fast" } });
   });
 
   it("brings a release's config back on rollback, and an unset survives a server restart", async () => {
     const target = (await liveRelease()) - 1;
-    const rollback = await skiffOk(["rollback", app]);
+    const rollback = await skiffOk(sandbox, ["rollback", app]);
     expect(rollback.stdout).toContain(`the app's config is r${target}'s again`);
     expect(await config()).toEqual(configWithLevel);
     const [db] = await onlyRunning("db", 1);
-    expect(await environ(db as string)).not.toHaveProperty("DB_TUNING");
+    expect(await processEnvironment(docker, db as string)).not.toHaveProperty("DB_TUNING");
 
-    const unset = await skiffOk(["config:unset", app, "LEVEL"]);
+    const unset = await skiffOk(sandbox, ["config:unset", app, "LEVEL"]);
     expect(unset.stdout).toContain(`skiff: ${app}: LEVEL changed`);
     for (const vars of await webEnvironments()) expect(vars).not.toHaveProperty("LEVEL");
 
@@ -422,7 +372,7 @@ describe("config vars: set through the CLI, rolled out as a release of the live 
   it("stores a --no-restart change without a run, and the next push applies it", async () => {
     const runsBefore = (await listRuns(sandbox, app)).length;
     const release = await liveRelease();
-    const stored = await skiffOk(["config:set", app, "NOTE=later", "--no-restart"]);
+    const stored = await skiffOk(sandbox, ["config:set", app, "NOTE=later", "--no-restart"]);
     expect(stored.stdout).toContain(
       "stored without a new release (--no-restart); the next release uses it",
     );

@@ -14,7 +14,6 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceId, LABELS } from "../src/docker/engine.js";
 import { pruneBuildCacheByToken } from "./support/build-cache.js";
 import { ensureTestImage, TEST_IMAGE, testDocker } from "./support/busybox-image.js";
 import { getThroughEdge } from "./support/deploy-app.js";
@@ -27,14 +26,18 @@ import {
   removeAppImages,
   writeFiles,
 } from "./support/pipeline-app.js";
+import { execStdout, processEnvironment, runningReplicas } from "./support/replicas.js";
 import {
   answers,
   type CliResult,
   createSandbox,
   destroySandbox,
+  filesUnder,
   readToken,
   type SkiffSandbox,
   skiff,
+  skiffOk,
+  startBackgroundServer,
   waitFor,
 } from "./support/skiff-harness.js";
 
@@ -97,18 +100,6 @@ function leaks(text: string | Buffer): string[] {
   return Object.entries(FORMS)
     .filter(([, form]) => text.includes(form))
     .map(([name]) => name);
-}
-
-/** Every file under `dir`, recursively, with its raw bytes. */
-function filesUnder(dir: string): { path: string; bytes: Buffer }[] {
-  if (!existsSync(dir)) return [];
-  const out: { path: string; bytes: Buffer }[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(path));
-    else if (entry.isFile()) out.push({ path, bytes: readFileSync(path) });
-  }
-  return out;
 }
 
 /**
@@ -196,17 +187,23 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
   beforeAll(async () => {
     await ensureTestImage(docker);
     sandbox = await createSandbox();
-    await serverStartOk();
+    await startBackgroundServer(sandbox);
     token = readToken(sandbox);
     root = mkdtempSync(join(tmpdir(), "skiff-secrets-"));
     env = isolatedGitEnv(join(root, "home"));
     dir = join(root, app);
     mkdirSync(dir, { recursive: true });
     await gitOk(["init", "--quiet", "--initial-branch=main"], { cwd: dir, env });
-    await skiffOk(["apps:create", app]);
+    await skiffOk(sandbox, ["apps:create", app]);
     // No release is live yet: stored only, the first push uses them.
-    await skiffOk(["config:set", app, "--secret", `API_TOKEN=${TOKEN}`, `TLS_KEY=${TLS_KEY}`]);
-    await skiffOk(["config:set", app, `PLAIN=${PLAIN}`]);
+    await skiffOk(sandbox, [
+      "config:set",
+      app,
+      "--secret",
+      `API_TOKEN=${TOKEN}`,
+      `TLS_KEY=${TLS_KEY}`,
+    ]);
+    await skiffOk(sandbox, ["config:set", app, `PLAIN=${PLAIN}`]);
     const first = await push("v1");
     expect(first.code, gitOutput(first)).toBe(0);
   });
@@ -220,20 +217,6 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     }
     if (root) rmSync(root, { recursive: true, force: true });
   });
-
-  /** `skiff ARGS`, failing the test with its output unless it exits 0. */
-  async function skiffOk(args: string[]): Promise<CliResult> {
-    const result = await skiff(sandbox, args);
-    expect(result.code, `skiff ${args.join(" ")}\n${result.stdout}${result.stderr}`).toBe(0);
-    return result;
-  }
-
-  /** `skiff server start`: the server in the background, logging to $SKIFF_HOME/logs/server.log. */
-  async function serverStartOk(): Promise<void> {
-    const started = await skiff(sandbox, ["server", "start"]);
-    expect(started.code, started.stdout + started.stderr).toBe(0);
-    expect(started.stdout).toContain("skiff server started");
-  }
 
   async function push(
     version: string,
@@ -263,69 +246,22 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
   }
 
   async function releases(): Promise<[number, string][]> {
-    const { releases } = JSON.parse((await skiffOk(["releases", app, "--json"])).stdout) as {
+    const { releases } = JSON.parse(
+      (await skiffOk(sandbox, ["releases", app, "--json"])).stdout,
+    ) as {
       releases: { number: number; status: string }[];
     };
     return releases.map((r) => [r.number, r.status]);
   }
 
-  async function running(service: string) {
-    return docker.listContainers({
-      filters: {
-        label: [
-          `${LABELS.instance}=${instanceId(sandbox.home)}`,
-          `${LABELS.app}=${app}`,
-          `${LABELS.service}=${service}`,
-        ],
-        status: ["running"],
-      },
-    });
-  }
-
-  /** Runs `cmd` in the container; its stdout as raw bytes (the exec's frames taken apart). */
-  async function execBytes(containerId: string, cmd: string[]): Promise<Buffer> {
-    const exec = await docker.getContainer(containerId).exec({
-      Cmd: cmd,
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = await exec.start({});
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    // Without a TTY the exec's output is multiplexed: 8-byte frame headers
-    // (stream type, 3 zero bytes, big-endian payload length), then payloads.
-    const raw = Buffer.concat(chunks);
-    const stdout: Buffer[] = [];
-    for (let at = 0; at + 8 <= raw.length; ) {
-      const size = raw.readUInt32BE(at + 4);
-      const payload = raw.subarray(at + 8, at + 8 + size);
-      if (raw[at] === 1) stdout.push(payload);
-      else throw new Error(`${cmd.join(" ")}: ${payload.toString("utf8")}`);
-      at += 8 + size;
-    }
-    return Buffer.concat(stdout);
-  }
-
-  /** The environment PID 1 of the container was started with, byte for byte (proc(5)). */
-  async function environ(containerId: string): Promise<Record<string, string>> {
-    const vars: Record<string, string> = {};
-    const raw = await execBytes(containerId, ["cat", "/proc/1/environ"]);
-    for (const entry of raw.toString("utf8").split("\0")) {
-      if (entry === "") continue;
-      const at = entry.indexOf("=");
-      vars[entry.slice(0, at)] = entry.slice(at + 1);
-    }
-    return vars;
-  }
-
   it("masks secrets in skiff config and config:get, and shows them with --reveal", async () => {
-    const shown = await skiffOk(["config", app]);
+    const shown = await skiffOk(sandbox, ["config", app]);
     expect(shown.stdout).toMatch(/^API_TOKEN +\[secret\]$/m);
     expect(shown.stdout).toMatch(/^TLS_KEY +\[secret\]$/m);
     expect(shown.stdout).toMatch(new RegExp(`^PLAIN +${PLAIN}$`, "m"));
     expect(leaks(shown.stdout + shown.stderr)).toEqual([]);
 
-    const json = JSON.parse((await skiffOk(["config", app, "--json"])).stdout);
+    const json = JSON.parse((await skiffOk(sandbox, ["config", app, "--json"])).stdout);
     expect(json).toEqual({
       app: { API_TOKEN: null, TLS_KEY: null, PLAIN },
       services: {},
@@ -342,13 +278,19 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     expect(forbidden.status).toBe(403);
     expect(leaks(forbidden.body)).toEqual([]);
 
-    expect((await skiffOk(["config:get", app, "API_TOKEN", "--reveal"])).stdout).toBe(`${TOKEN}\n`);
-    expect((await skiffOk(["config:get", app, "TLS_KEY", "--reveal"])).stdout).toBe(`${TLS_KEY}\n`);
+    expect((await skiffOk(sandbox, ["config:get", app, "API_TOKEN", "--reveal"])).stdout).toBe(
+      `${TOKEN}\n`,
+    );
+    expect((await skiffOk(sandbox, ["config:get", app, "TLS_KEY", "--reveal"])).stdout).toBe(
+      `${TLS_KEY}\n`,
+    );
     // An ordinary var needs no --reveal.
-    expect((await skiffOk(["config:get", app, "PLAIN"])).stdout).toBe(`${PLAIN}\n`);
-    const revealed = JSON.parse((await skiffOk(["config", app, "--json", "--reveal"])).stdout);
+    expect((await skiffOk(sandbox, ["config:get", app, "PLAIN"])).stdout).toBe(`${PLAIN}\n`);
+    const revealed = JSON.parse(
+      (await skiffOk(sandbox, ["config", app, "--json", "--reveal"])).stdout,
+    );
     expect(revealed.app).toEqual({ API_TOKEN: TOKEN, TLS_KEY, PLAIN });
-    expect((await skiffOk(["config", app, "--reveal"])).stdout).toContain(
+    expect((await skiffOk(sandbox, ["config", app, "--reveal"])).stdout).toContain(
       FORMS["API_TOKEN (JSON-escaped)"],
     );
 
@@ -356,24 +298,24 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     const short = await skiff(sandbox, ["config:set", app, "--secret", "PIN=123", "--no-restart"]);
     expect(short.code).toBe(1);
     expect(short.stderr).toContain("the secret PIN is shorter than 4 characters");
-    expect(JSON.parse((await skiffOk(["config", app, "--json"])).stdout).app).not.toHaveProperty(
-      "PIN",
-    );
+    expect(
+      JSON.parse((await skiffOk(sandbox, ["config", app, "--json"])).stdout).app,
+    ).not.toHaveProperty("PIN");
 
     // Once secret, set again without --secret: still a secret; unset ends it.
-    await skiffOk(["config:set", app, "--secret", "ROTATING=first-value", "--no-restart"]);
-    await skiffOk(["config:set", app, "ROTATING=second-value", "--no-restart"]);
-    const again = JSON.parse((await skiffOk(["config", app, "--json"])).stdout);
+    await skiffOk(sandbox, ["config:set", app, "--secret", "ROTATING=first-value", "--no-restart"]);
+    await skiffOk(sandbox, ["config:set", app, "ROTATING=second-value", "--no-restart"]);
+    const again = JSON.parse((await skiffOk(sandbox, ["config", app, "--json"])).stdout);
     expect(again.app.ROTATING).toBeNull();
     expect(again.secret).toContain("ROTATING");
     expect((await skiff(sandbox, ["config:get", app, "ROTATING"])).code).toBe(1);
-    expect((await skiffOk(["config:get", app, "ROTATING", "--reveal"])).stdout).toBe(
+    expect((await skiffOk(sandbox, ["config:get", app, "ROTATING", "--reveal"])).stdout).toBe(
       "second-value\n",
     );
-    await skiffOk(["config:unset", app, "ROTATING", "--no-restart"]);
-    await skiffOk(["config:set", app, "ROTATING=plain-now", "--no-restart"]);
-    expect((await skiffOk(["config:get", app, "ROTATING"])).stdout).toBe("plain-now\n");
-    await skiffOk(["config:unset", app, "ROTATING", "--no-restart"]);
+    await skiffOk(sandbox, ["config:unset", app, "ROTATING", "--no-restart"]);
+    await skiffOk(sandbox, ["config:set", app, "ROTATING=plain-now", "--no-restart"]);
+    expect((await skiffOk(sandbox, ["config:get", app, "ROTATING"])).stdout).toBe("plain-now\n");
+    await skiffOk(sandbox, ["config:unset", app, "ROTATING", "--no-restart"]);
   });
 
   it("keeps no secret in the database or the release files, and gives the container the exact bytes", async () => {
@@ -402,21 +344,21 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     }
     expect(statSync(join(sandbox.home, "secret-key")).mode & 0o777).toBe(0o600);
 
-    const [web] = await running("web");
+    const [web] = await runningReplicas(docker, sandbox, app, "web");
     expect(web, "a running web replica").toBeDefined();
-    const vars = await environ(web?.Id as string);
+    const vars = await processEnvironment(docker, web?.Id as string);
     expect(vars.API_TOKEN).toBe(TOKEN);
     expect(vars.TLS_KEY).toBe(TLS_KEY);
     expect(vars.PLAIN).toBe(PLAIN);
-    expect(await execBytes(web?.Id as string, ["cat", "/run/secrets/api_key"])).toEqual(
+    expect(await execStdout(docker, web?.Id as string, ["cat", "/run/secrets/api_key"])).toEqual(
       Buffer.from(TOKEN),
     );
-    expect(await execBytes(web?.Id as string, ["cat", "/run/secrets/db_password"])).toEqual(
-      Buffer.from(`${FILE_SECRET}\n`),
-    );
-    expect(await execBytes(web?.Id as string, ["cat", "/run/secrets/session_key"])).toEqual(
-      Buffer.from(DOTENV_SECRET),
-    );
+    expect(
+      await execStdout(docker, web?.Id as string, ["cat", "/run/secrets/db_password"]),
+    ).toEqual(Buffer.from(`${FILE_SECRET}\n`));
+    expect(
+      await execStdout(docker, web?.Id as string, ["cat", "/run/secrets/session_key"]),
+    ).toEqual(Buffer.from(DOTENV_SECRET));
   });
 
   it("scrubs a secret the app prints from the push, the run's logs and reason, events, the server log and the API; the previous release keeps serving", async () => {
@@ -456,16 +398,16 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     expect(leaks(onDisk)).toEqual([]);
 
     const cli = [
-      await skiffOk(["runs", app]),
-      await skiffOk(["runs", app, "--json"]),
-      await skiffOk(["runs:show", app, String(run?.number), "--json"]),
-      await skiffOk(["runs:logs", app, String(run?.number)]),
-      await skiffOk(["events", "--json"]),
-      await skiffOk(["config", app]),
-      await skiffOk(["config", app, "--json"]),
-      await skiffOk(["releases", app, "--json"]),
-      await skiffOk(["ps", app, "--json"]),
-      await skiffOk(["apps:info", app]),
+      await skiffOk(sandbox, ["runs", app]),
+      await skiffOk(sandbox, ["runs", app, "--json"]),
+      await skiffOk(sandbox, ["runs:show", app, String(run?.number), "--json"]),
+      await skiffOk(sandbox, ["runs:logs", app, String(run?.number)]),
+      await skiffOk(sandbox, ["events", "--json"]),
+      await skiffOk(sandbox, ["config", app]),
+      await skiffOk(sandbox, ["config", app, "--json"]),
+      await skiffOk(sandbox, ["releases", app, "--json"]),
+      await skiffOk(sandbox, ["ps", app, "--json"]),
+      await skiffOk(sandbox, ["apps:info", app]),
     ];
     const printed = cli.map((r) => r.stdout + r.stderr).join("\n");
     expect(printed).toContain("| as base64: [secret API_TOKEN]");
@@ -518,10 +460,10 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
         30_000,
       );
     } finally {
-      await skiffOk(["scale", app, "worker=0"]);
+      await skiffOk(sandbox, ["scale", app, "worker=0"]);
     }
 
-    const events = await skiffOk(["events", "--json"]);
+    const events = await skiffOk(sandbox, ["events", "--json"]);
     const outputs = {
       "skiff scale": scaled.stdout + scaled.stderr,
       "skiff restart": restarted.stdout + restarted.stderr,
@@ -583,7 +525,7 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
     const keyFile = join(sandbox.home, "secret-key");
     const original = readFileSync(keyFile);
     expect(Buffer.from(original.toString("utf8").trim(), "base64")).toHaveLength(32);
-    expect((await skiffOk(["server", "stop"])).stdout).toContain("skiff server stopped");
+    expect((await skiffOk(sandbox, ["server", "stop"])).stdout).toContain("skiff server stopped");
     const notServing = async () => (await answers(`${sandbox.apiUrl}/api/v1/healthz`))?.ok !== true;
     expect(await notServing()).toBe(true);
 
@@ -616,9 +558,13 @@ describe("secret config vars: sealed at rest, masked in answers, scrubbed from e
       body: "web v1\n",
     });
 
-    await serverStartOk();
-    expect((await skiffOk(["config:get", app, "API_TOKEN", "--reveal"])).stdout).toBe(`${TOKEN}\n`);
-    expect((await skiffOk(["config:get", app, "TLS_KEY", "--reveal"])).stdout).toBe(`${TLS_KEY}\n`);
+    await startBackgroundServer(sandbox);
+    expect((await skiffOk(sandbox, ["config:get", app, "API_TOKEN", "--reveal"])).stdout).toBe(
+      `${TOKEN}\n`,
+    );
+    expect((await skiffOk(sandbox, ["config:get", app, "TLS_KEY", "--reveal"])).stdout).toBe(
+      `${TLS_KEY}\n`,
+    );
     expect(leaks(serverLog())).toEqual([]);
   });
 });

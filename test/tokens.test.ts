@@ -1,14 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -29,12 +21,14 @@ import {
   writeFiles,
 } from "./support/pipeline-app.js";
 import {
-  type CliResult,
   createSandbox,
   destroySandbox,
+  filesUnder,
   readToken,
   type SkiffSandbox,
   skiff,
+  skiffOk,
+  startBackgroundServer,
 } from "./support/skiff-harness.js";
 
 /**
@@ -109,18 +103,6 @@ function hashHex(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }
 
-/** Every file under `dir`, recursively, with its raw bytes. */
-function filesUnder(dir: string): { path: string; bytes: Buffer }[] {
-  if (!existsSync(dir)) return [];
-  const out: { path: string; bytes: Buffer }[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(path));
-    else if (entry.isFile()) out.push({ path, bytes: readFileSync(path) });
-  }
-  return out;
-}
-
 describe("named tokens: scoped to one app, attributed, revocable", () => {
   let sandbox: SkiffSandbox;
   let root: string;
@@ -138,11 +120,11 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
   beforeAll(async () => {
     await ensureTestImage(docker);
     sandbox = await createSandbox();
-    await serverStartOk();
+    await startBackgroundServer(sandbox);
     root = mkdtempSync(join(tmpdir(), "skiff-tokens-"));
     env = isolatedGitEnv(join(root, "home"));
-    await skiffOk(["apps:create", shop]);
-    await skiffOk(["apps:create", blog]);
+    await skiffOk(sandbox, ["apps:create", shop]);
+    await skiffOk(sandbox, ["apps:create", blog]);
     aliceTree = join(root, "alice", shop);
     mkdirSync(aliceTree, { recursive: true });
     await gitOk(["init", "--quiet", "--initial-branch=main"], { cwd: aliceTree, env });
@@ -162,19 +144,6 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  /** `skiff ARGS` with the admin token, failing the test with its output unless it exits 0. */
-  async function skiffOk(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    const result = await skiff(sandbox, args, extraEnv);
-    expect(result.code, `skiff ${args.join(" ")}\n${result.stdout}${result.stderr}`).toBe(0);
-    return result;
-  }
-
-  async function serverStartOk(): Promise<void> {
-    const started = await skiff(sandbox, ["server", "start"]);
-    expect(started.code, started.stdout + started.stderr).toBe(0);
-    expect(started.stdout).toContain("skiff server started");
-  }
-
   /** `git ARGS` in `cwd` as a user runs it: the repository's config, credential helper included, applies. */
   function userGit(args: string[], cwd: string): Promise<UserGitResult> {
     return new Promise((resolve) => {
@@ -192,7 +161,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
 
   /** `skiff tokens:create NAME ARGS` by the admin, its stdout kept in a file only we can read; the value. */
   async function createToken(name: string, args: string[], file: string): Promise<string> {
-    const made = await skiffOk(["tokens:create", name, ...args]);
+    const made = await skiffOk(sandbox, ["tokens:create", name, ...args]);
     // The value alone on stdout, so `> file` keeps exactly the token; the note goes to stderr.
     expect(made.stdout).toMatch(/^skiff_[A-Za-z0-9_-]{43}\n$/);
     expect(made.stderr).toContain("It is shown only now");
@@ -236,11 +205,15 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
   }
 
   async function releases(): Promise<ReleasesAnswer> {
-    return JSON.parse((await skiffOk(["releases", shop, "--json"])).stdout) as ReleasesAnswer;
+    return JSON.parse(
+      (await skiffOk(sandbox, ["releases", shop, "--json"])).stdout,
+    ) as ReleasesAnswer;
   }
 
   async function eventMessages(): Promise<string[]> {
-    const events = JSON.parse((await skiffOk(["events", "--limit", "200", "--json"])).stdout) as {
+    const events = JSON.parse(
+      (await skiffOk(sandbox, ["events", "--limit", "200", "--json"])).stdout,
+    ) as {
       message: string;
     }[];
     return events.map((e) => e.message);
@@ -277,7 +250,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     expect(gitConfig).toContain(`url = http://127.0.0.1:${sandbox.apiPort}/git/${shop}.git\n`);
 
     // skiff runs: BY is the token's name; the admin's push is "admin".
-    const runs = tableRows((await skiffOk(["runs", shop])).stdout);
+    const runs = tableRows((await skiffOk(sandbox, ["runs", shop])).stdout);
     expect(runs.map((r) => [r.RUN, r.STATUS, r.TRIGGER, r.BY, r.COMMIT])).toEqual([
       ["2", "succeeded", "git-push", "alice", commits.get("v2")?.slice(0, 12)],
       ["1", "succeeded", "git-push", "admin", commits.get("v1")?.slice(0, 12)],
@@ -289,7 +262,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     ]);
 
     // skiff releases: the same.
-    const releaseRows = tableRows((await skiffOk(["releases", shop])).stdout);
+    const releaseRows = tableRows((await skiffOk(sandbox, ["releases", shop])).stdout);
     expect(releaseRows.map((r) => [r.RELEASE, r.STATUS, r.TRIGGER, r.BY])).toEqual([
       ["r2 (live)", "live", "git-push", "alice"],
       ["r1", "superseded", "git-push", "admin"],
@@ -301,7 +274,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     ]);
 
     // skiff events says who started which run.
-    const events = (await skiffOk(["events", "--limit", "200"])).stdout;
+    const events = (await skiffOk(sandbox, ["events", "--limit", "200"])).stdout;
     expect(events).toContain(
       `run 2 (git-push of ${commits.get("v2")?.slice(0, 12)}) started by alice`,
     );
@@ -313,7 +286,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     );
 
     // skiff tokens shows that alice's token was used.
-    const [listedAlice] = tableRows((await skiffOk(["tokens"])).stdout);
+    const [listedAlice] = tableRows((await skiffOk(sandbox, ["tokens"])).stdout);
     expect(listedAlice).toMatchObject({ NAME: "alice", SCOPE: "deploy", APP: shop });
     expect(listedAlice?.["LAST USED"]).toMatch(/^\S+ ago/);
   });
@@ -376,15 +349,17 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
         `${method} ${path}`,
       ).toEqual([403, "forbidden", message]);
     }
-    const config = JSON.parse((await skiffOk(["config", shop, "--json"])).stdout);
+    const config = JSON.parse((await skiffOk(sandbox, ["config", shop, "--json"])).stdout);
     expect(config.app).not.toHaveProperty("INTRUDER");
     expect(
-      JSON.parse((await skiffOk(["tokens", "--json"])).stdout).map((t: { name: string }) => t.name),
+      JSON.parse((await skiffOk(sandbox, ["tokens", "--json"])).stdout).map(
+        (t: { name: string }) => t.name,
+      ),
     ).toEqual(["alice"]);
 
     // The CLI with SKIFF_TOKEN: the same answers, the server's message printed.
     const asAlice = { SKIFF_TOKEN: aliceToken };
-    expect((await skiffOk(["runs", shop], asAlice)).stdout).toMatch(
+    expect((await skiffOk(sandbox, ["runs", shop], asAlice)).stdout).toMatch(
       /^2 +succeeded +git-push +alice /m,
     );
     const cliConfig = await skiff(sandbox, ["config", shop], asAlice);
@@ -396,7 +371,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     const toBlogUpload = await skiff(sandbox, ["deploy", aliceTree, "--app", blog], asAlice);
     expect(toBlogUpload.code).toBe(1);
     expect(toBlogUpload.stderr).toContain(otherApp);
-    const uploaded = await skiffOk(["deploy", aliceTree, "--app", shop], asAlice);
+    const uploaded = await skiffOk(sandbox, ["deploy", aliceTree, "--app", shop], asAlice);
     expect(uploaded.stdout).toContain(`skiff: run 3 of ${shop} (uploaded ${aliceTree})`);
     const [upload] = await listRuns(sandbox, shop);
     expect([upload?.number, upload?.status, upload?.trigger, upload?.actor]).toEqual([
@@ -487,7 +462,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
 
   it("records the admin as the one who changed the config, by names only", async () => {
     const value = `hello-${randomBytes(4).toString("hex")}`;
-    const set = await skiffOk(["config:set", shop, `GREETING=${value}`]);
+    const set = await skiffOk(sandbox, ["config:set", shop, `GREETING=${value}`]);
     expect(set.stdout).toContain(`skiff: run 5 of ${shop}: a new release with this config`);
     const [run] = await listRuns(sandbox, shop);
     expect([run?.number, run?.status, run?.trigger, run?.actor]).toEqual([
@@ -497,7 +472,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
       "admin",
     ]);
     expect((await releases()).releases[0]).toMatchObject({ number: 5, actor: "admin" });
-    const runs = tableRows((await skiffOk(["runs", shop])).stdout);
+    const runs = tableRows((await skiffOk(sandbox, ["runs", shop])).stdout);
     expect(runs[0]).toMatchObject({ RUN: "5", TRIGGER: "config", BY: "admin" });
     const events = await eventMessages();
     expect(events).toContain("config:set GREETING by admin: GREETING changed");
@@ -506,12 +481,12 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
   });
 
   it("never shows a token's value again, keeps only its hash, and refuses a taken name or a deploy token for every app", async () => {
-    const listed = await skiffOk(["tokens"]);
+    const listed = await skiffOk(sandbox, ["tokens"]);
     expect(tableRows(listed.stdout).map((r) => [r.NAME, r.SCOPE, r.APP])).toEqual([
       ["alice", "deploy", shop],
       ["viewer", "read", shop],
     ]);
-    const json = JSON.parse((await skiffOk(["tokens", "--json"])).stdout) as Record<
+    const json = JSON.parse((await skiffOk(sandbox, ["tokens", "--json"])).stdout) as Record<
       string,
       unknown
     >[];
@@ -579,12 +554,14 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     });
     expect(everyAppApi.status).toBe(400);
     expect(
-      JSON.parse((await skiffOk(["tokens", "--json"])).stdout).map((t: { name: string }) => t.name),
+      JSON.parse((await skiffOk(sandbox, ["tokens", "--json"])).stdout).map(
+        (t: { name: string }) => t.name,
+      ),
     ).toEqual(["alice", "viewer"]);
   });
 
   it("stops a revoked token at once, and lists a token's expiry", async () => {
-    const revoked = await skiffOk(["tokens:revoke", "alice"]);
+    const revoked = await skiffOk(sandbox, ["tokens:revoke", "alice"]);
     expect(revoked.stdout).toBe("skiff: token alice revoked\n");
 
     // The very next push through alice's credential helper: 401, nothing run.
@@ -617,7 +594,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     const before = Date.now();
     const brief = JSON.parse(
       (
-        await skiffOk([
+        await skiffOk(sandbox, [
           "tokens:create",
           "brief",
           "--app",
@@ -642,7 +619,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     expect((await api(brief.token, "GET", `/api/v1/apps/${shop}/runs`)).status).toBe(200);
     const forever = JSON.parse(
       (
-        await skiffOk([
+        await skiffOk(sandbox, [
           "tokens:create",
           "forever",
           "--app",
@@ -657,16 +634,16 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     ) as { token: string };
     expect(forever).not.toHaveProperty("expiresAt");
     foreverToken = forever.token;
-    const rows = tableRows((await skiffOk(["tokens"])).stdout);
+    const rows = tableRows((await skiffOk(sandbox, ["tokens"])).stdout);
     expect(rows.map((r) => [r.NAME, r.EXPIRES])).toEqual([
       ["brief", brief.expiresAt.slice(0, 10)],
       ["forever", "never"],
       ["viewer", expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/)],
     ]);
     // Without --expires: 90 days.
-    const viewer = (JSON.parse((await skiffOk(["tokens", "--json"])).stdout) as TokenRecord[]).find(
-      (t) => t.name === "viewer",
-    );
+    const viewer = (
+      JSON.parse((await skiffOk(sandbox, ["tokens", "--json"])).stdout) as TokenRecord[]
+    ).find((t) => t.name === "viewer");
     const lifetime = Date.parse(viewer?.expiresAt ?? "") - Date.parse(viewer?.createdAt ?? "");
     expect(Math.abs(lifetime - 90 * 86_400_000)).toBeLessThan(1000);
   });
@@ -674,7 +651,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
   it("refuses a token past its expiry on the API and git, and keeps the others across a restart", async () => {
     // The server reads the clock itself, and a minute is too long to wait: with the server
     // stopped, brief's expiry is moved to a second ago, then the server starts again.
-    expect((await skiffOk(["server", "stop"])).stdout).toContain("skiff server stopped");
+    expect((await skiffOk(sandbox, ["server", "stop"])).stdout).toContain("skiff server stopped");
     const db = new Database(join(sandbox.home, "skiff.db"), { fileMustExist: true });
     try {
       const moved = db
@@ -684,7 +661,7 @@ describe("named tokens: scoped to one app, attributed, revocable", () => {
     } finally {
       db.close();
     }
-    await serverStartOk();
+    await startBackgroundServer(sandbox);
 
     const refused = await api(briefToken, "GET", `/api/v1/apps/${shop}/runs`);
     expect([refused.status, refused.body.error?.message]).toEqual([

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,6 +88,32 @@ export function skiff(
       },
     );
   });
+}
+
+/** `skiff ARGS`, throwing with its whole output unless it exits 0. */
+export async function skiffOk(
+  sandbox: SkiffSandbox,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
+  const result = await skiff(sandbox, args, extraEnv);
+  if (result.code !== 0) {
+    throw new Error(
+      `skiff ${args.join(" ")} exited ${result.code}\n${result.stdout}${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * `skiff server start`: the server in the background, as an operator starts
+ * it, logging to $SKIFF_HOME/logs/server.log (the foreground server does not).
+ */
+export async function startBackgroundServer(sandbox: SkiffSandbox): Promise<void> {
+  const started = await skiffOk(sandbox, ["server", "start"]);
+  if (!started.stdout.includes("skiff server started")) {
+    throw new Error(`skiff server start said:\n${started.stdout}${started.stderr}`);
+  }
 }
 
 /** Waits until `probe` returns true, or fails with `what` after `timeoutMs`. */
@@ -191,4 +217,16 @@ async function removeInstanceObjects(home: string, imagePrefix: string): Promise
       .remove()
       .catch(() => {});
   await removeImagesTagged(docker, imagePrefix);
+}
+
+/** Every file under `dir`, recursively, with its raw bytes (what a search for a leaked value reads). */
+export function filesUnder(dir: string): { path: string; bytes: Buffer }[] {
+  if (!existsSync(dir)) return [];
+  const out: { path: string; bytes: Buffer }[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path));
+    else if (entry.isFile()) out.push({ path, bytes: readFileSync(path) });
+  }
+  return out;
 }
