@@ -8,7 +8,7 @@ import { SkiffError } from "../errors.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { RegistryError } from "../registry/errors.js";
 import type { StatusReport } from "../runtime/status.js";
-import { scrubStrings } from "../secrets/scrubber.js";
+import { NO_SECRETS, type SecretScrubber, scrubStrings } from "../secrets/scrubber.js";
 import type { ConfigStore } from "../state/app-config.js";
 import type { RunStore } from "../state/runs.js";
 import type { Store } from "../state/store.js";
@@ -66,10 +66,10 @@ export interface HttpDependencies {
   };
   logger?: FastifyServerOptions["logger"];
   /**
-   * Takes secrets out of a text before it is answered (secrets/scrubber.ts):
-   * `app`'s own for a route of one app, every app's for a platform route.
+   * What takes secrets out of an answer (secrets/scrubber.ts): `app`'s own
+   * for a route of one app, every app's for a platform route.
    */
-  scrub?: (text: string, app?: string) => string;
+  secrets?: (app?: string) => SecretScrubber;
 }
 
 declare module "fastify" {
@@ -183,14 +183,16 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   app.decorateRequest("principal", undefined);
 
   /** What scrubs an answer to `request`: its app's secrets on a route of one app, else every app's. */
-  const scrubberOf = (request: FastifyRequest): ((text: string) => string) => {
-    const scrub = deps.scrub;
-    if (!scrub) return (text) => text;
+  const scrubberOf = (request: FastifyRequest): SecretScrubber => {
+    if (!deps.secrets) return NO_SECRETS;
     const app = request.routeOptions.url?.startsWith("/api/v1/apps/:name")
       ? (request.params as { name?: string } | undefined)?.name
       : undefined;
-    return (text) => scrub(text, app);
+    return deps.secrets(app);
   };
+  // For the routes that stream or answer text, and scrub it themselves.
+  const secrets = deps.secrets;
+  const scrub = secrets ? (text: string, app: string) => secrets(app).scrub(text) : undefined;
 
   // Connections kept open after a refusal would hold up close() for seconds.
   app.addHook("preClose", async () => dropLingering(app.server));
@@ -263,14 +265,16 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   app.addHook("onSend", async (request, reply, payload) => {
     if (reply.statusCode >= 400) closeIfBodyUnread(request, reply);
     if (
-      deps.scrub &&
-      typeof payload === "string" &&
-      String(reply.getHeader("content-type") ?? "").startsWith("application/json") &&
-      !request.routeOptions.url?.startsWith("/api/v1/apps/:name/config")
+      typeof payload !== "string" ||
+      !String(reply.getHeader("content-type") ?? "").startsWith("application/json") ||
+      request.routeOptions.url?.startsWith("/api/v1/apps/:name/config")
     ) {
-      return JSON.stringify(scrubStrings(JSON.parse(payload), scrubberOf(request)));
+      return payload;
     }
-    return payload;
+    // No secret to take out (the common case): the answer is not parsed again.
+    const scrubber = scrubberOf(request);
+    if (scrubber.empty) return payload;
+    return JSON.stringify(scrubStrings(JSON.parse(payload), (text) => scrubber.scrub(text)));
   });
 
   // Every error answer goes through `refuse`: one raised before the body was
@@ -278,12 +282,12 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   // is answered without reading it.
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SkiffError) {
-      const scrub = scrubberOf(request);
+      const scrubber = scrubberOf(request);
       return refuse(request, reply, error.status, {
         error: {
           code: error.code,
-          message: scrub(error.message),
-          ...(error.hint ? { hint: scrub(error.hint) } : {}),
+          message: scrubber.scrub(error.message),
+          ...(error.hint ? { hint: scrubber.scrub(error.hint) } : {}),
         },
       } satisfies ErrorBody);
     }
@@ -320,7 +324,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerStatusRoutes(app, { status: deps.status });
   registerAppRoutes(app, { apps: deps.apps });
   registerEventRoutes(app, { store: deps.store });
-  registerRunRoutes(app, deps);
+  registerRunRoutes(app, { ...deps, ...(scrub ? { scrub } : {}) });
   registerReleaseRoutes(app, {
     store: deps.store,
     runs: deps.runs,
@@ -330,7 +334,7 @@ export function buildHttpServer(deps: HttpDependencies): FastifyInstance {
   registerProcessRoutes(app, {
     store: deps.store,
     runs: deps.runs,
-    ...(deps.scrub ? { scrub: deps.scrub } : {}),
+    ...(scrub ? { scrub } : {}),
 
     ...(deps.deploy ? { engine: deps.deploy } : {}),
   });

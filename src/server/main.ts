@@ -215,7 +215,7 @@ export async function startServer(
     config: appConfig,
     uploads,
     tokens,
-    scrub: (text, app) => appConfig.scrubber(app).scrub(text),
+    secrets: (app) => appConfig.scrubber(app),
     deploy: { deployer, deployments },
     runsRoot: config.paths.runs,
     workRoot: config.paths.work,

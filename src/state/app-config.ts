@@ -82,11 +82,6 @@ export class ConfigStore {
     this.#version++;
   }
 
-  /** Counts the changes made through this store, so a cache of `allSecrets` knows when to read again. */
-  get version(): number {
-    return this.#version;
-  }
-
   /**
    * Scrubs an app's secrets (secrets/scrubber.ts), or every app's when no
    * app is named (the admin's server log and events). What an app's runs
